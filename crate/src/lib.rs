@@ -1,5 +1,21 @@
 //! webclip: OpenAI's CLIP on Burn, one core for the browser and natively.
+//!
+//! [`model::ClipModel`] loads a model folder in the Hugging Face layout and
+//! gives image and text embeddings; [`zeroshot`] turns them into class
+//! probabilities.
 
+pub mod attention;
+pub mod clip;
+pub mod config;
+pub mod device;
+pub mod encoder;
 pub mod error;
+pub mod loader;
+pub mod model;
+pub mod preprocess;
+pub mod text;
+pub mod tokenizer;
+pub mod vision;
+pub mod zeroshot;
 
 pub use error::{Error, Result};

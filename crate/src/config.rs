@@ -1,0 +1,222 @@
+//! `config.json` of a Hugging Face `CLIPModel`, with transformers' defaults for
+//! every field an older checkpoint may omit.
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// The activation inside the MLP blocks (`hidden_act`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activation {
+    /// OpenAI's checkpoints: `x * sigmoid(1.702 x)`.
+    QuickGelu,
+    /// LAION's checkpoints: the exact (erf) GELU.
+    Gelu,
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct TextConfig {
+    pub vocab_size: usize,
+    pub hidden_size: usize,
+    pub intermediate_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub max_position_embeddings: usize,
+    pub hidden_act: Activation,
+    pub layer_norm_eps: f64,
+    /// transformers' legacy rule: 2 means "pool at the highest token id" (the
+    /// hub's OpenAI configs); anything else means "pool at the first token
+    /// equal to this id".
+    pub eos_token_id: i64,
+}
+
+impl Default for TextConfig {
+    fn default() -> Self {
+        Self {
+            vocab_size: 49408,
+            hidden_size: 512,
+            intermediate_size: 2048,
+            num_hidden_layers: 12,
+            num_attention_heads: 8,
+            max_position_embeddings: 77,
+            hidden_act: Activation::QuickGelu,
+            layer_norm_eps: 1e-5,
+            eos_token_id: 49407,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(default)]
+pub struct VisionConfig {
+    pub hidden_size: usize,
+    pub intermediate_size: usize,
+    pub num_hidden_layers: usize,
+    pub num_attention_heads: usize,
+    pub num_channels: usize,
+    pub image_size: usize,
+    pub patch_size: usize,
+    pub hidden_act: Activation,
+    pub layer_norm_eps: f64,
+}
+
+impl Default for VisionConfig {
+    fn default() -> Self {
+        Self {
+            hidden_size: 768,
+            intermediate_size: 3072,
+            num_hidden_layers: 12,
+            num_attention_heads: 12,
+            num_channels: 3,
+            image_size: 224,
+            patch_size: 32,
+            hidden_act: Activation::QuickGelu,
+            layer_norm_eps: 1e-5,
+        }
+    }
+}
+
+impl VisionConfig {
+    pub fn num_patches(&self) -> usize {
+        (self.image_size / self.patch_size).pow(2)
+    }
+}
+
+/// How the text encoder picks the token whose state becomes the text embedding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TextPooling {
+    /// The position of the largest token id (`<|endoftext|>` is the largest).
+    ArgmaxId,
+    /// The first position holding this id.
+    FirstToken(i64),
+}
+
+impl TextConfig {
+    pub fn pooling(&self) -> TextPooling {
+        if self.eos_token_id == 2 {
+            TextPooling::ArgmaxId
+        } else {
+            TextPooling::FirstToken(self.eos_token_id)
+        }
+    }
+
+    pub fn head_dim(&self) -> usize {
+        self.hidden_size / self.num_attention_heads
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+pub struct ClipConfig {
+    #[serde(default = "default_model_type")]
+    pub model_type: String,
+    #[serde(default = "default_projection_dim")]
+    pub projection_dim: usize,
+    #[serde(default)]
+    pub text_config: TextConfig,
+    #[serde(default)]
+    pub vision_config: VisionConfig,
+}
+
+fn default_model_type() -> String {
+    "clip".into()
+}
+
+fn default_projection_dim() -> usize {
+    512
+}
+
+impl ClipConfig {
+    /// Parses `config.json`; `file` names it in errors.
+    pub fn from_json(text: &str, file: &str) -> Result<Self> {
+        let config_error = |message: String| Error::Config {
+            file: file.into(),
+            message,
+        };
+        // Older hub configs carry explicit nulls for fields they leave at the
+        // default: drop them so serde's defaults apply.
+        let mut value: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| config_error(e.to_string()))?;
+        strip_nulls(&mut value);
+        let config: ClipConfig =
+            serde_json::from_value(value).map_err(|e| config_error(e.to_string()))?;
+        if config.model_type != "clip" {
+            return Err(Error::Unsupported(format!(
+                "{file} has model_type \"{}\"; webclip runs CLIP models (model_type \"clip\")",
+                config.model_type
+            )));
+        }
+        config.validate().map_err(config_error)?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> std::result::Result<(), String> {
+        let t = &self.text_config;
+        let v = &self.vision_config;
+        let checks = [
+            (t.hidden_size % t.num_attention_heads.max(1) == 0 && t.num_attention_heads > 0,
+             "text_config.hidden_size must be a multiple of num_attention_heads"),
+            (v.hidden_size % v.num_attention_heads.max(1) == 0 && v.num_attention_heads > 0,
+             "vision_config.hidden_size must be a multiple of num_attention_heads"),
+            (v.patch_size > 0 && v.image_size % v.patch_size == 0,
+             "vision_config.image_size must be a multiple of patch_size"),
+            (t.max_position_embeddings > 1, "text_config.max_position_embeddings must exceed 1"),
+            (self.projection_dim > 0, "projection_dim must be positive"),
+            (v.num_channels == 3, "vision_config.num_channels must be 3 (RGB)"),
+        ];
+        match checks.iter().find(|(ok, _)| !ok) {
+            Some((_, message)) => Err(message.to_string()),
+            None => Ok(()),
+        }
+    }
+}
+
+fn strip_nulls(value: &mut serde_json::Value) {
+    if let serde_json::Value::Object(map) = value {
+        map.retain(|_, v| !v.is_null());
+        map.values_mut().for_each(strip_nulls);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_openai_vit_b32() {
+        let config = ClipConfig::from_json("{}", "config.json").unwrap();
+        assert_eq!(config.projection_dim, 512);
+        assert_eq!(config.vision_config.num_patches(), 49);
+        assert_eq!(config.text_config.pooling(), TextPooling::FirstToken(49407));
+    }
+
+    #[test]
+    fn legacy_eos_id_pools_at_argmax_and_gelu_is_read() {
+        let text = r#"{"model_type":"clip","projection_dim":16,
+            "text_config":{"eos_token_id":2,"hidden_act":"gelu","hidden_size":32,"num_attention_heads":4,"bos_token_id":null},
+            "vision_config":{"hidden_act":"gelu"}}"#;
+        let config = ClipConfig::from_json(text, "config.json").unwrap();
+        assert_eq!(config.text_config.pooling(), TextPooling::ArgmaxId);
+        assert_eq!(config.text_config.hidden_act, Activation::Gelu);
+        assert_eq!(config.text_config.head_dim(), 8);
+        assert_eq!(config.projection_dim, 16);
+    }
+
+    #[test]
+    fn other_model_types_are_named() {
+        let err = ClipConfig::from_json(r#"{"model_type":"siglip"}"#, "x/config.json").unwrap_err();
+        assert!(err.to_string().contains("siglip"), "{err}");
+    }
+
+    #[test]
+    fn unknown_activation_and_bad_json_name_the_file() {
+        let err = ClipConfig::from_json(r#"{"text_config":{"hidden_act":"relu"}}"#, "m/config.json")
+            .unwrap_err();
+        assert!(err.to_string().contains("m/config.json"), "{err}");
+        let err = ClipConfig::from_json("{not json", "m/config.json").unwrap_err();
+        assert!(err.to_string().contains("m/config.json"), "{err}");
+        let err = ClipConfig::from_json(r#"{"vision_config":{"patch_size":30}}"#, "c.json").unwrap_err();
+        assert!(err.to_string().contains("patch_size"), "{err}");
+    }
+}

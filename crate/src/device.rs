@@ -1,0 +1,72 @@
+//! Which Burn device runs the model: the CPU, or the GPU through wgpu
+//! (WebGPU in the browser, Vulkan/Metal/DX12 natively).
+
+use std::fmt;
+use std::str::FromStr;
+
+use burn::tensor::Device;
+
+use crate::error::{Error, Result};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceChoice {
+    Cpu,
+    Wgpu,
+}
+
+impl FromStr for DeviceChoice {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "cpu" => Ok(Self::Cpu),
+            "wgpu" | "gpu" | "webgpu" => Ok(Self::Wgpu),
+            other => Err(Error::Input(format!("unknown device {other:?}; use cpu or wgpu"))),
+        }
+    }
+}
+
+impl fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Cpu => "cpu",
+            Self::Wgpu => "wgpu",
+        })
+    }
+}
+
+/// Burn's portable CPU backend.
+pub fn cpu() -> Device {
+    Device::flex()
+}
+
+/// The native GPU device, initialised once per process. Linux and Windows pin
+/// Vulkan: left to choose, the runtime may quietly settle on OpenGL.
+#[cfg(not(target_family = "wasm"))]
+pub fn wgpu() -> Result<Device> {
+    use burn::tensor::wgpu::WgpuBackend;
+    use std::sync::OnceLock;
+
+    static DEVICE: OnceLock<std::result::Result<Device, String>> = OnceLock::new();
+    let api = if cfg!(any(target_os = "macos", target_os = "ios")) {
+        WgpuBackend::Auto
+    } else {
+        WgpuBackend::Vulkan
+    };
+    DEVICE
+        .get_or_init(|| {
+            std::panic::catch_unwind(|| Device::wgpu_options().graphics_api(api).init())
+                .map_err(|_| "the GPU runtime panicked while starting".to_string())
+                .and_then(|r| r.map_err(|e| e.to_string()))
+        })
+        .clone()
+        .map_err(|e| Error::Device(format!("no usable GPU adapter ({e}); use --device cpu")))
+}
+
+#[cfg(not(target_family = "wasm"))]
+pub fn device(choice: DeviceChoice) -> Result<Device> {
+    match choice {
+        DeviceChoice::Cpu => Ok(cpu()),
+        DeviceChoice::Wgpu => wgpu(),
+    }
+}

@@ -1,0 +1,79 @@
+//! The pre-LayerNorm transformer block both CLIP encoders are made of.
+
+use burn::module::Module;
+use burn::nn::{LayerNorm, Linear};
+use burn::tensor::Tensor;
+use burn::tensor::activation::{gelu, sigmoid};
+
+use crate::attention::{Mask, scaled_dot_product_attention};
+use crate::config::Activation;
+
+#[derive(Module, Debug)]
+pub struct SelfAttention {
+    pub q_proj: Linear,
+    pub k_proj: Linear,
+    pub v_proj: Linear,
+    pub out_proj: Linear,
+    pub num_heads: usize,
+}
+
+impl SelfAttention {
+    /// `x`: `[batch, tokens, hidden]`.
+    pub fn forward(&self, x: Tensor<3>, mask: Mask) -> Tensor<3> {
+        let [batch, tokens, hidden] = x.dims();
+        let head_dim = hidden / self.num_heads;
+        let split_heads = |t: Tensor<3>| {
+            t.reshape([batch, tokens, self.num_heads, head_dim])
+                .swap_dims(1, 2)
+        };
+        let q = split_heads(self.q_proj.forward(x.clone()));
+        let k = split_heads(self.k_proj.forward(x.clone()));
+        let v = split_heads(self.v_proj.forward(x));
+        let context = scaled_dot_product_attention(q, k, v, mask)
+            .swap_dims(1, 2)
+            .reshape([batch, tokens, hidden]);
+        self.out_proj.forward(context)
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct Mlp {
+    pub fc1: Linear,
+    pub fc2: Linear,
+    #[module(skip)]
+    pub activation: Activation,
+}
+
+impl Mlp {
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let h = self.fc1.forward(x);
+        let h = match self.activation {
+            Activation::QuickGelu => h.clone() * sigmoid(h.mul_scalar(1.702)),
+            Activation::Gelu => gelu(h),
+        };
+        self.fc2.forward(h)
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct EncoderLayer {
+    pub layer_norm1: LayerNorm,
+    pub self_attn: SelfAttention,
+    pub layer_norm2: LayerNorm,
+    pub mlp: Mlp,
+}
+
+impl EncoderLayer {
+    pub fn forward(&self, x: Tensor<3>, mask: Mask) -> Tensor<3> {
+        let x = x.clone() + self.self_attn.forward(self.layer_norm1.forward(x), mask);
+        x.clone() + self.mlp.forward(self.layer_norm2.forward(x))
+    }
+}
+
+/// Runs the blocks in order.
+pub fn run_layers(layers: &[EncoderLayer], mut x: Tensor<3>, mask: Mask) -> Tensor<3> {
+    for layer in layers {
+        x = layer.forward(x, mask);
+    }
+    x
+}

@@ -1,0 +1,235 @@
+//! A ready-to-use CLIP: weights, tokenizer and preprocessing of one model
+//! folder in the Hugging Face layout, on one device.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::clip::Clip;
+use crate::config::ClipConfig;
+use crate::error::{Error, Result};
+use crate::loader::load_clip;
+use crate::preprocess::{self, PreprocessConfig};
+use crate::tokenizer::ClipTokenizer;
+
+pub const CONFIG_FILE: &str = "config.json";
+pub const WEIGHTS_FILE: &str = "model.safetensors";
+pub const TOKENIZER_FILE: &str = "tokenizer.json";
+pub const TOKENIZER_CONFIG_FILE: &str = "tokenizer_config.json";
+pub const PREPROCESSOR_FILE: &str = "preprocessor_config.json";
+
+/// Images and texts go through the encoders this many at a time.
+const BATCH: usize = 16;
+/// The text-embedding cache is emptied when it grows past this many texts.
+const TEXT_CACHE_LIMIT: usize = 8192;
+
+/// The files of a model folder, already read (from disk, the network or a
+/// browser's file picker).
+pub struct ModelFiles {
+    pub config: String,
+    pub weights: Vec<u8>,
+    pub tokenizer: Vec<u8>,
+    pub tokenizer_config: Option<String>,
+    pub preprocessor_config: Option<String>,
+}
+
+#[cfg(not(target_family = "wasm"))]
+impl ModelFiles {
+    pub fn read_dir(dir: &std::path::Path) -> Result<Self> {
+        let read = |name: &str| std::fs::read(dir.join(name)).map_err(|e| Error::io(dir.join(name), e));
+        let read_text = |name: &str| {
+            String::from_utf8(read(name)?).map_err(|_| Error::Config {
+                file: dir.join(name).display().to_string(),
+                message: "is not UTF-8 text".into(),
+            })
+        };
+        let optional = |name: &str| match dir.join(name).exists() {
+            true => read_text(name).map(Some),
+            false => Ok(None),
+        };
+        if !dir.join(WEIGHTS_FILE).exists() && dir.join("pytorch_model.bin").exists() {
+            return Err(Error::Weights {
+                file: dir.join(WEIGHTS_FILE).display().to_string(),
+                message: "is missing; this folder only has pytorch_model.bin, and webclip reads \
+                          safetensors (openai/clip-vit-base-patch32 has model.safetensors at \
+                          revision refs/pr/15)"
+                    .into(),
+            });
+        }
+        Ok(Self {
+            config: read_text(CONFIG_FILE)?,
+            weights: read(WEIGHTS_FILE)?,
+            tokenizer: read(TOKENIZER_FILE)?,
+            tokenizer_config: optional(TOKENIZER_CONFIG_FILE)?,
+            preprocessor_config: optional(PREPROCESSOR_FILE)?,
+        })
+    }
+}
+
+pub struct ClipModel {
+    pub clip: Clip,
+    pub config: ClipConfig,
+    pub tokenizer: ClipTokenizer,
+    pub preprocess: PreprocessConfig,
+    device: Device,
+    text_cache: Mutex<HashMap<String, Vec<f32>>>,
+}
+
+impl ClipModel {
+    pub fn from_files(files: &ModelFiles, device: &Device) -> Result<Self> {
+        let config = ClipConfig::from_json(&files.config, CONFIG_FILE)?;
+        let image_size = config.vision_config.image_size as u32;
+        let preprocess = match &files.preprocessor_config {
+            Some(text) => PreprocessConfig::from_json(text, PREPROCESSOR_FILE)?,
+            None => PreprocessConfig::clip_default(image_size),
+        };
+        if (preprocess.crop_height, preprocess.crop_width) != (image_size, image_size) {
+            return Err(Error::Config {
+                file: PREPROCESSOR_FILE.into(),
+                message: format!(
+                    "crops images to {}x{} but the vision model takes {image_size}x{image_size}",
+                    preprocess.crop_width, preprocess.crop_height
+                ),
+            });
+        }
+        let tokenizer = ClipTokenizer::from_json(
+            &files.tokenizer,
+            files.tokenizer_config.as_deref(),
+            config.text_config.max_position_embeddings,
+        )?;
+        let clip = load_clip(&files.weights, WEIGHTS_FILE, &config, device)?;
+        Ok(Self {
+            clip,
+            config,
+            tokenizer,
+            preprocess,
+            device: device.clone(),
+            text_cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    #[cfg(not(target_family = "wasm"))]
+    pub fn load_dir(dir: &std::path::Path, device: &Device) -> Result<Self> {
+        Self::from_files(&ModelFiles::read_dir(dir)?, device)
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    pub fn embed_dim(&self) -> usize {
+        self.config.projection_dim
+    }
+
+    /// Decodes and preprocesses one image file's bytes with this model's settings.
+    pub fn pixel_values(&self, bytes: &[u8], name: &str) -> Result<Vec<f32>> {
+        preprocess::pixel_values(bytes, name, &self.preprocess)
+    }
+
+    /// Preprocessed images (CHW, as [`Self::pixel_values`] gives) -> unit-norm embeddings.
+    pub fn image_embeds_tensor(&self, pixels: &[&[f32]]) -> Result<Tensor<2>> {
+        let size = self.config.vision_config.image_size;
+        let per_image = 3 * size * size;
+        if pixels.is_empty() {
+            return Err(Error::Input("no images to encode".into()));
+        }
+        if let Some(bad) = pixels.iter().find(|p| p.len() != per_image) {
+            return Err(Error::Input(format!(
+                "pixel values hold {} numbers, expected 3x{size}x{size} = {per_image}",
+                bad.len()
+            )));
+        }
+        let flat: Vec<f32> = pixels.iter().flat_map(|p| p.iter().copied()).collect();
+        let batch = Tensor::<4>::from_data(TensorData::new(flat, [pixels.len(), 3, size, size]), &self.device);
+        Ok(self.clip.image_embeds(batch))
+    }
+
+    /// Texts -> unit-norm embeddings (not cached; see [`Self::embed_texts`]).
+    pub fn text_embeds_tensor(&self, texts: &[&str]) -> Result<Tensor<2>> {
+        if texts.is_empty() {
+            return Err(Error::Input("no texts to encode".into()));
+        }
+        let ids = self.tokenizer.encode_batch(texts)?;
+        self.clip.text_embeds(&ids, &self.config)
+    }
+
+    /// Texts whose embeddings are not cached yet, each once.
+    pub fn uncached_texts<'t>(&self, texts: &[&'t str]) -> Vec<&'t str> {
+        let cache = self.text_cache.lock().unwrap();
+        let mut missing: Vec<&str> = texts.iter().copied().filter(|t| !cache.contains_key(*t)).collect();
+        missing.sort_unstable();
+        missing.dedup();
+        missing
+    }
+
+    /// Stores computed embeddings (`rows` in the order of `texts`) in the cache.
+    pub fn cache_texts(&self, texts: &[&str], rows: Vec<Vec<f32>>) {
+        let mut cache = self.text_cache.lock().unwrap();
+        if cache.len() + texts.len() > TEXT_CACHE_LIMIT {
+            cache.clear();
+        }
+        cache.extend(texts.iter().map(|t| t.to_string()).zip(rows));
+    }
+
+    /// Cached embeddings of `texts`, in order; `None` if any is missing.
+    pub fn cached_texts(&self, texts: &[&str]) -> Option<Vec<Vec<f32>>> {
+        let cache = self.text_cache.lock().unwrap();
+        texts.iter().map(|t| cache.get(*t).cloned()).collect()
+    }
+
+    /// Host rows (all the same length) as a `[rows, dim]` tensor on this model's device.
+    pub fn rows_to_tensor(&self, rows: &[Vec<f32>]) -> Tensor<2> {
+        let dim = rows.first().map_or(0, Vec::len);
+        let flat: Vec<f32> = rows.iter().flatten().copied().collect();
+        Tensor::from_data(TensorData::new(flat, [rows.len(), dim]), &self.device)
+    }
+}
+
+/// Splits a `[rows, dim]` tensor's values into rows.
+pub fn split_rows(values: Vec<f32>, dim: usize) -> Vec<Vec<f32>> {
+    values.chunks(dim.max(1)).map(<[f32]>::to_vec).collect()
+}
+
+/// Reads a tensor back to the host (native: blocking).
+#[cfg(not(target_family = "wasm"))]
+pub fn read_rows(tensor: Tensor<2>) -> Result<Vec<Vec<f32>>> {
+    let [_, dim] = tensor.dims();
+    let values = tensor
+        .try_into_data()
+        .map_err(|e| Error::Device(format!("reading results back failed: {e:?}")))?
+        .into_vec::<f32>()
+        .map_err(|e| Error::Device(format!("unexpected result type: {e:?}")))?;
+    Ok(split_rows(values, dim))
+}
+
+#[cfg(not(target_family = "wasm"))]
+impl ClipModel {
+    /// Unit-norm embeddings of preprocessed images, in order.
+    pub fn embed_images(&self, pixels: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
+        let mut rows = Vec::with_capacity(pixels.len());
+        for chunk in pixels.chunks(BATCH) {
+            let refs: Vec<&[f32]> = chunk.iter().map(Vec::as_slice).collect();
+            rows.extend(read_rows(self.image_embeds_tensor(&refs)?)?);
+        }
+        Ok(rows)
+    }
+
+    /// Unit-norm embeddings of texts, in order; each distinct text is encoded
+    /// once per model and then served from the cache.
+    pub fn embed_texts(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        if texts.is_empty() {
+            return Err(Error::Input("no texts to encode".into()));
+        }
+        let missing = self.uncached_texts(texts);
+        for chunk in missing.chunks(BATCH) {
+            let rows = read_rows(self.text_embeds_tensor(chunk)?)?;
+            self.cache_texts(chunk, rows);
+        }
+        match self.cached_texts(texts) {
+            Some(rows) => Ok(rows),
+            // Only when the cache was emptied mid-call by a huge batch.
+            None => read_rows(self.text_embeds_tensor(texts)?),
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! The text encoder: a causal transformer over CLIP BPE tokens, pooled at the
+//! end-of-text token.
+
+use burn::module::{Module, Param};
+use burn::nn::{Embedding, LayerNorm};
+use burn::tensor::{Int, Tensor, TensorData};
+
+use crate::attention::Mask;
+use crate::config::TextPooling;
+use crate::encoder::{EncoderLayer, run_layers};
+use crate::error::{Error, Result};
+
+#[derive(Module, Debug)]
+pub struct TextTransformer {
+    pub token_embedding: Embedding,
+    pub position_embedding: Param<Tensor<2>>,
+    pub layers: Vec<EncoderLayer>,
+    pub final_layer_norm: LayerNorm,
+}
+
+/// The position whose hidden state represents the text, as transformers picks it.
+pub fn pool_position(ids: &[i64], pooling: TextPooling) -> usize {
+    let mut best = 0;
+    for (i, &id) in ids.iter().enumerate() {
+        match pooling {
+            // First occurrence of the maximum, like torch.argmax.
+            TextPooling::ArgmaxId if id > ids[best] => best = i,
+            TextPooling::FirstToken(eos) if id == eos => return i,
+            _ => {}
+        }
+    }
+    match pooling {
+        TextPooling::ArgmaxId => best,
+        // No end token at all (not produced by our tokenizer): transformers'
+        // argmax over an all-false row gives position 0.
+        TextPooling::FirstToken(_) => 0,
+    }
+}
+
+impl TextTransformer {
+    pub fn max_positions(&self) -> usize {
+        self.position_embedding.dims()[0]
+    }
+
+    /// `ids`: one row of token ids per text (all rows the same length).
+    /// Returns the final-LayerNormed state at each text's pooling position.
+    pub fn forward(&self, ids: &[Vec<i64>], pooling: TextPooling) -> Result<Tensor<2>> {
+        let Some(first) = ids.first() else {
+            return Err(Error::Input("no texts to encode".into()));
+        };
+        if ids.iter().any(|row| row.len() != first.len() || row.is_empty()) {
+            return Err(Error::Input("token rows must be non-empty and of equal length".into()));
+        }
+        let vocab = self.token_embedding.weight.dims()[0] as i64;
+        if let Some(bad) = ids.iter().flatten().find(|&&id| id < 0 || id >= vocab) {
+            return Err(Error::Input(format!("token id {bad} is outside the vocabulary of {vocab}")));
+        }
+        let pool: Vec<usize> = ids.iter().map(|row| pool_position(row, pooling)).collect();
+        // The mask is causal, so tokens after the last pooled one cannot change
+        // any pooled state: drop them (77 -> a handful for short prompts).
+        let len = pool.iter().max().unwrap() + 1;
+        if len > self.max_positions() {
+            return Err(Error::Input(format!(
+                "{len} tokens exceed the model's {} positions",
+                self.max_positions()
+            )));
+        }
+        let batch = ids.len();
+        let flat: Vec<i64> = ids.iter().flat_map(|row| row[..len].iter().copied()).collect();
+        let device = self.position_embedding.device();
+        let tokens = Tensor::<2, Int>::from_data(TensorData::new(flat, [batch, len]), &device);
+        let [_, hidden] = self.position_embedding.dims();
+        let positions = self.position_embedding.val().slice([0..len, 0..hidden]);
+        let x = self.token_embedding.forward(tokens) + positions.unsqueeze::<3>();
+        let x = self.final_layer_norm.forward(run_layers(&self.layers, x, Mask::Causal));
+        let rows: Vec<i64> = pool.iter().enumerate().map(|(b, &p)| (b * len + p) as i64).collect();
+        let rows = Tensor::<1, Int>::from_data(TensorData::new(rows, [batch]), &device);
+        Ok(x.reshape([batch * len, hidden]).select(0, rows))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pooling_follows_transformers() {
+        let ids = [49406, 320, 1929, 49407, 49407, 49407];
+        assert_eq!(pool_position(&ids, TextPooling::ArgmaxId), 3);
+        assert_eq!(pool_position(&ids, TextPooling::FirstToken(49407)), 3);
+        assert_eq!(pool_position(&[5, 9, 9, 1], TextPooling::ArgmaxId), 1);
+        assert_eq!(pool_position(&[5, 6], TextPooling::FirstToken(49407)), 0);
+    }
+}

@@ -1,0 +1,96 @@
+//! webclip against transformers: token ids, pixel values, embeddings and
+//! probabilities of the tiny fixture models, on the CPU and on wgpu.
+
+mod common;
+
+use common::*;
+use webclip::device;
+use webclip::model::ClipModel;
+
+/// Embeddings and probabilities: both sides compute in f32, in a different
+/// order of operations.
+const EMBED_TOLERANCE: f32 = 1e-4;
+/// Lossless formats decode to identical bytes, and the resampler is an exact
+/// port of Pillow's, so only the final f32 arithmetic can differ.
+const LOSSLESS_PIXEL_TOLERANCE: f32 = 1e-5;
+
+fn is_jpeg(path: &str) -> bool {
+    path.ends_with(".jpg") || path.ends_with(".jpeg")
+}
+
+fn load(model: &str, device: &burn::tensor::Device) -> ClipModel {
+    ClipModel::load_dir(&model_dir(model), device).unwrap()
+}
+
+fn file_pixels(model: &ClipModel, image: &str) -> Vec<f32> {
+    let bytes = std::fs::read(fixtures().join(image)).unwrap();
+    model.pixel_values(&bytes, image).unwrap()
+}
+
+#[test]
+fn token_ids_equal_transformers() {
+    let inputs = inputs();
+    let texts: Vec<&str> = inputs.texts.iter().map(String::as_str).collect();
+    for model in MODELS {
+        let clip = load(model, &device::cpu());
+        let ids = clip.tokenizer.encode_batch(&texts).unwrap();
+        let want = golden(model, "input_ids").int_rows();
+        for ((got, want), text) in ids.iter().zip(&want).zip(&texts) {
+            assert_eq!(got, want, "{model}: ids of {text:?}");
+        }
+    }
+}
+
+#[test]
+fn pixel_values_equal_transformers() {
+    let inputs = inputs();
+    for model in MODELS {
+        let clip = load(model, &device::cpu());
+        let want = golden(model, "pixel_values").rows();
+        for (image, want) in inputs.images.iter().zip(&want) {
+            let got = file_pixels(&clip, image);
+            let diff = max_abs_diff(&got, want);
+            let tolerance = if is_jpeg(image) { JPEG_PIXEL_TOLERANCE } else { LOSSLESS_PIXEL_TOLERANCE };
+            assert!(diff <= tolerance, "{model} {image}: pixel values differ by {diff:e}");
+        }
+    }
+}
+
+/// JPEG decoders may round the IDCT and chroma upsampling differently:
+/// Pillow uses libjpeg-turbo, the image crate its own decoder.
+const JPEG_PIXEL_TOLERANCE: f32 = 0.1;
+
+fn check_against_golden(device: &burn::tensor::Device) {
+    let inputs = inputs();
+    let texts: Vec<&str> = inputs.texts.iter().map(String::as_str).collect();
+    for model in MODELS {
+        let clip = load(model, device);
+        let pixels = golden(model, "pixel_values").rows();
+
+        let image_embeds = clip.embed_images(&pixels).unwrap();
+        let want_images = golden(model, "image_embeds").rows();
+        assert_rows_close(&format!("{model} image embeds"), &image_embeds, &want_images, EMBED_TOLERANCE);
+
+        let text_embeds = clip.embed_texts(&texts).unwrap();
+        assert_rows_close(&format!("{model} text embeds"), &text_embeds, &golden(model, "text_embeds").rows(), EMBED_TOLERANCE);
+
+        let probs = clip.classify(&pixels, &inputs.labels, &inputs.template).unwrap();
+        assert_rows_close(&format!("{model} probabilities"), &probs, &golden(model, "probs").rows(), EMBED_TOLERANCE);
+
+        // End to end from the image files (lossless formats: the pixels are the same).
+        for (i, image) in inputs.images.iter().enumerate().filter(|(_, f)| !is_jpeg(f)) {
+            let embed = clip.embed_images(&[file_pixels(&clip, image)]).unwrap();
+            assert_rows_close(&format!("{model} {image} from file"), &embed, &want_images[i..=i], EMBED_TOLERANCE);
+        }
+    }
+}
+
+#[test]
+fn cpu_matches_transformers() {
+    check_against_golden(&device::cpu());
+}
+
+#[test]
+fn wgpu_matches_transformers() {
+    check_against_golden(&device::wgpu().expect("a Vulkan driver (Mesa's lavapipe in CI)"));
+}
