@@ -7,7 +7,10 @@ use std::process::{Command, Output};
 use common::*;
 
 fn webclip(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_webclip")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_webclip"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn stdout_json(output: &Output) -> serde_json::Value {
@@ -20,7 +23,13 @@ fn json_rows(value: &serde_json::Value) -> Vec<Vec<f32>> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|row| row.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect())
+        .map(|row| {
+            row.as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_f64().unwrap() as f32)
+                .collect()
+        })
         .collect()
 }
 
@@ -46,12 +55,21 @@ fn embed_prints_golden_embeddings_in_argument_order() {
         &inputs.texts[0],
         "--json",
     ]);
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let value = stdout_json(&output);
     let images = golden("tiny-quickgelu", "image_embeds").rows();
     let texts = golden("tiny-quickgelu", "text_embeds").rows();
     let i = golden_index(image);
-    assert_rows_close("image", &json_rows(&value["image_embeds"]), &images[i..=i], 1e-4);
+    assert_rows_close(
+        "image",
+        &json_rows(&value["image_embeds"]),
+        &images[i..=i],
+        1e-4,
+    );
     let want = vec![texts[1].clone(), texts[0].clone()];
     assert_rows_close("texts", &json_rows(&value["text_embeds"]), &want, 1e-4);
 }
@@ -69,7 +87,13 @@ fn classify_a_folder_survives_a_bad_image() {
 
     let inputs = inputs();
     let model = model_dir("tiny-gelu");
-    let mut args = vec!["classify", "--model", model.to_str().unwrap(), dir.to_str().unwrap(), "--json"];
+    let mut args = vec![
+        "classify",
+        "--model",
+        model.to_str().unwrap(),
+        dir.to_str().unwrap(),
+        "--json",
+    ];
     for label in &inputs.labels {
         args.extend(["--label", label]);
     }
@@ -77,7 +101,10 @@ fn classify_a_folder_survives_a_bad_image() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "a broken image must fail the run");
     assert!(stderr.contains("broken.png"), "{stderr}");
-    assert!(stderr.contains("skipping") && stderr.contains("notes.txt"), "{stderr}");
+    assert!(
+        stderr.contains("skipping") && stderr.contains("notes.txt"),
+        "{stderr}"
+    );
 
     let value = stdout_json(&output);
     let results = value["results"].as_array().unwrap();
@@ -87,7 +114,10 @@ fn classify_a_folder_survives_a_bad_image() {
         let got = json_rows(&serde_json::json!([result["probs"]]));
         let want = &probs[golden_index(image)];
         assert_rows_close(image, &got, std::slice::from_ref(want), 1e-4);
-        let top = want.iter().enumerate().fold(0, |b, (i, p)| if *p > want[b] { i } else { b });
+        let top = want
+            .iter()
+            .enumerate()
+            .fold(0, |b, (i, p)| if *p > want[b] { i } else { b });
         assert_eq!(result["top"], inputs.labels[top]);
     }
 }
@@ -107,29 +137,56 @@ fn classify_prints_a_percent_table() {
         labels.to_str().unwrap(),
     ]);
     std::fs::remove_file(&labels).unwrap();
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let table = String::from_utf8(output.stdout).unwrap();
     let lines: Vec<&str> = table.lines().collect();
     assert_eq!(lines.len(), 2, "{table}");
-    assert!(lines[0].contains("cat") && lines[0].contains("dog"), "{table}");
+    assert!(
+        lines[0].contains("cat") && lines[0].contains("dog"),
+        "{table}"
+    );
     let percents: Vec<f32> = lines[1]
         .split_whitespace()
         .filter_map(|cell| cell.strip_suffix('%'))
         .map(|p| p.parse().unwrap())
         .collect();
     assert_eq!(percents.len(), 2, "{table}");
-    assert!((percents.iter().sum::<f32>() - 100.0).abs() < 0.15, "{table}");
+    assert!(
+        (percents.iter().sum::<f32>() - 100.0).abs() < 0.15,
+        "{table}"
+    );
 }
 
 #[test]
 fn errors_are_reported_with_a_failing_exit() {
-    let output = webclip(&["embed", "--model", "/nonexistent/model", "--text", "hi", "--json"]);
+    let output = webclip(&[
+        "embed",
+        "--model",
+        "/nonexistent/model",
+        "--text",
+        "hi",
+        "--json",
+    ]);
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("/nonexistent/model/config.json"), "{stderr}");
+    assert!(
+        stderr.contains("/nonexistent/model/config.json"),
+        "{stderr}"
+    );
 
     let model = model_dir("tiny-gelu");
-    let output = webclip(&["classify", "--model", model.to_str().unwrap(), "/nonexistent.png", "--label", "cat"]);
+    let output = webclip(&[
+        "classify",
+        "--model",
+        model.to_str().unwrap(),
+        "/nonexistent.png",
+        "--label",
+        "cat",
+    ]);
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent.png"));
 

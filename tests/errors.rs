@@ -38,12 +38,24 @@ fn rewrite_weights(dir: &Path, edit: impl FnOnce(&mut Vec<(String, Dtype, Vec<us
     let mut entries: Vec<_> = file
         .tensors()
         .into_iter()
-        .map(|(name, view)| (name, view.dtype(), view.shape().to_vec(), view.data().to_vec()))
+        .map(|(name, view)| {
+            (
+                name,
+                view.dtype(),
+                view.shape().to_vec(),
+                view.data().to_vec(),
+            )
+        })
         .collect();
     edit(&mut entries);
     let views: Vec<(String, TensorView)> = entries
         .iter()
-        .map(|(name, dtype, shape, data)| (name.clone(), TensorView::new(*dtype, shape.clone(), data).unwrap()))
+        .map(|(name, dtype, shape, data)| {
+            (
+                name.clone(),
+                TensorView::new(*dtype, shape.clone(), data).unwrap(),
+            )
+        })
         .collect();
     std::fs::write(&path, safetensors::serialize(views, None).unwrap()).unwrap();
 }
@@ -55,7 +67,10 @@ fn truncated_weights_name_the_file() {
     let bytes = std::fs::read(&path).unwrap();
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
     let err = load_error(&dir);
-    assert!(err.contains("model.safetensors") && err.contains("not a complete safetensors file"), "{err}");
+    assert!(
+        err.contains("model.safetensors") && err.contains("not a complete safetensors file"),
+        "{err}"
+    );
     std::fs::write(&path, b"").unwrap();
     assert!(load_error(&dir).contains("model.safetensors"));
 }
@@ -63,7 +78,9 @@ fn truncated_weights_name_the_file() {
 #[test]
 fn missing_tensor_is_named() {
     let dir = scratch_model("tiny-quickgelu", "missing");
-    rewrite_weights(&dir, |entries| entries.retain(|(name, ..)| name != "text_projection.weight"));
+    rewrite_weights(&dir, |entries| {
+        entries.retain(|(name, ..)| name != "text_projection.weight")
+    });
     let err = load_error(&dir);
     assert!(err.contains("`text_projection.weight` is missing"), "{err}");
 }
@@ -72,22 +89,34 @@ fn missing_tensor_is_named() {
 fn wrong_shape_is_named() {
     let dir = scratch_model("tiny-quickgelu", "shape");
     rewrite_weights(&dir, |entries| {
-        let entry = entries.iter_mut().find(|(name, ..)| name == "text_model.final_layer_norm.weight").unwrap();
+        let entry = entries
+            .iter_mut()
+            .find(|(name, ..)| name == "text_model.final_layer_norm.weight")
+            .unwrap();
         entry.2 = vec![entry.2[0] / 2, 2];
     });
     let err = load_error(&dir);
-    assert!(err.contains("`text_model.final_layer_norm.weight` has shape [16, 2], expected [32]"), "{err}");
+    assert!(
+        err.contains("`text_model.final_layer_norm.weight` has shape [16, 2], expected [32]"),
+        "{err}"
+    );
 }
 
 #[test]
 fn integer_weights_are_rejected_by_name() {
     let dir = scratch_model("tiny-quickgelu", "dtype");
     rewrite_weights(&dir, |entries| {
-        let entry = entries.iter_mut().find(|(name, ..)| name == "visual_projection.weight").unwrap();
+        let entry = entries
+            .iter_mut()
+            .find(|(name, ..)| name == "visual_projection.weight")
+            .unwrap();
         entry.1 = Dtype::I32;
     });
     let err = load_error(&dir);
-    assert!(err.contains("`visual_projection.weight` has dtype I32"), "{err}");
+    assert!(
+        err.contains("`visual_projection.weight` has dtype I32"),
+        "{err}"
+    );
 }
 
 fn to_bf16(data: &[u8]) -> Vec<u8> {
@@ -98,7 +127,11 @@ fn to_bf16(data: &[u8]) -> Vec<u8> {
 
 fn from_bf16_to_f32(data: &[u8]) -> Vec<u8> {
     data.chunks_exact(2)
-        .flat_map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32().to_le_bytes())
+        .flat_map(|b| {
+            half::bf16::from_le_bytes([b[0], b[1]])
+                .to_f32()
+                .to_le_bytes()
+        })
         .collect()
 }
 
@@ -113,7 +146,11 @@ fn bf16_weights_load_as_their_f32_values() {
         }
     });
     let f32_dir = scratch_model("tiny-quickgelu", "bf16-as-f32");
-    std::fs::copy(bf16_dir.join("model.safetensors"), f32_dir.join("model.safetensors")).unwrap();
+    std::fs::copy(
+        bf16_dir.join("model.safetensors"),
+        f32_dir.join("model.safetensors"),
+    )
+    .unwrap();
     rewrite_weights(&f32_dir, |entries| {
         for entry in entries.iter_mut().filter(|e| e.1 == Dtype::BF16) {
             entry.1 = Dtype::F32;
@@ -121,12 +158,23 @@ fn bf16_weights_load_as_their_f32_values() {
         }
     });
     let texts = ["a photo of a cat", "dog"];
-    let a = ClipModel::load_dir(&bf16_dir, &device::cpu()).unwrap().embed_texts(&texts).unwrap();
-    let b = ClipModel::load_dir(&f32_dir, &device::cpu()).unwrap().embed_texts(&texts).unwrap();
+    let a = ClipModel::load_dir(&bf16_dir, &device::cpu())
+        .unwrap()
+        .embed_texts(&texts)
+        .unwrap();
+    let b = ClipModel::load_dir(&f32_dir, &device::cpu())
+        .unwrap()
+        .embed_texts(&texts)
+        .unwrap();
     assert_rows_close("bf16 vs f32", &a, &b, 0.0);
     // And they are close to the full-precision model (bf16 keeps 8 bits).
     let full = ClipModel::load_dir(&model_dir("tiny-quickgelu"), &device::cpu()).unwrap();
-    assert_rows_close("bf16 vs original", &a, &full.embed_texts(&texts).unwrap(), 0.05);
+    assert_rows_close(
+        "bf16 vs original",
+        &a,
+        &full.embed_texts(&texts).unwrap(),
+        0.05,
+    );
 }
 
 #[test]
@@ -138,7 +186,10 @@ fn missing_files_are_named() {
     let dir = scratch_model("tiny-quickgelu", "onlybin");
     std::fs::rename(dir.join("model.safetensors"), dir.join("pytorch_model.bin")).unwrap();
     let err = load_error(&dir);
-    assert!(err.contains("pytorch_model.bin") && err.contains("refs/pr/15"), "{err}");
+    assert!(
+        err.contains("pytorch_model.bin") && err.contains("refs/pr/15"),
+        "{err}"
+    );
 
     let dir = scratch_model("tiny-quickgelu", "notokenizer");
     std::fs::write(dir.join("tokenizer.json"), b"{\"version\": ").unwrap();
@@ -164,24 +215,54 @@ fn preprocessor_that_disagrees_with_the_model_is_rejected() {
     value["crop_size"] = serde_json::json!({"height": 224, "width": 224});
     std::fs::write(dir.join("preprocessor_config.json"), value.to_string()).unwrap();
     let err = load_error(&dir);
-    assert!(err.contains("preprocessor_config.json") && err.contains("224"), "{err}");
+    assert!(
+        err.contains("preprocessor_config.json") && err.contains("224"),
+        "{err}"
+    );
 }
 
 #[test]
 fn corrupt_images_and_empty_inputs_are_errors() {
     let model = ClipModel::load_dir(&model_dir("tiny-gelu"), &device::cpu()).unwrap();
-    let err = model.pixel_values(b"definitely not an image", "notes.txt").unwrap_err().to_string();
+    let err = model
+        .pixel_values(b"definitely not an image", "notes.txt")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("notes.txt"), "{err}");
 
     let png = std::fs::read(fixtures().join("images/chelsea.png")).unwrap();
-    let err = model.pixel_values(&png[..png.len() / 3], "chelsea.png").unwrap_err().to_string();
+    let err = model
+        .pixel_values(&png[..png.len() / 3], "chelsea.png")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("chelsea.png"), "{err}");
 
-    assert!(model.embed_texts(&[]).unwrap_err().to_string().contains("no texts"));
-    assert!(model.embed_images(&[vec![0.0; 5]]).unwrap_err().to_string().contains("expected 3x96x96"));
+    assert!(
+        model
+            .embed_texts(&[])
+            .unwrap_err()
+            .to_string()
+            .contains("no texts")
+    );
+    assert!(
+        model
+            .embed_images(&[vec![0.0; 5]])
+            .unwrap_err()
+            .to_string()
+            .contains("expected 3x96x96")
+    );
     let pixels = vec![vec![0.0; 3 * 96 * 96]];
-    let err = model.classify::<&str>(&pixels, &[], "a photo of a {}").unwrap_err().to_string();
+    let err = model
+        .classify::<&str>(&pixels, &[], "a photo of a {}")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("no labels"), "{err}");
     // The model keeps working after errors.
-    assert_eq!(model.classify(&pixels, &["cat", "dog"], "a photo of a {}").unwrap()[0].len(), 2);
+    assert_eq!(
+        model
+            .classify(&pixels, &["cat", "dog"], "a photo of a {}")
+            .unwrap()[0]
+            .len(),
+        2
+    );
 }

@@ -50,15 +50,28 @@ fn pixel_values_equal_transformers() {
         for (image, want) in inputs.images.iter().zip(&want) {
             let got = file_pixels(&clip, image);
             let diff = max_abs_diff(&got, want);
-            let tolerance = if is_jpeg(image) { JPEG_PIXEL_TOLERANCE } else { LOSSLESS_PIXEL_TOLERANCE };
-            assert!(diff <= tolerance, "{model} {image}: pixel values differ by {diff:e}");
+            let tolerance = if is_jpeg(image) {
+                JPEG_PIXEL_TOLERANCE
+            } else {
+                LOSSLESS_PIXEL_TOLERANCE
+            };
+            eprintln!("{model} {image}: pixel values max abs diff {diff:e}");
+            assert!(
+                diff <= tolerance,
+                "{model} {image}: pixel values differ by {diff:e}"
+            );
         }
     }
 }
 
 /// JPEG decoders may round the IDCT and chroma upsampling differently:
-/// Pillow uses libjpeg-turbo, the image crate its own decoder.
-const JPEG_PIXEL_TOLERANCE: f32 = 0.1;
+/// Pillow uses libjpeg-turbo, the image crate zune-jpeg, and they differ by up
+/// to 4 levels on some pixels of 4:2:0 files. After normalizing, one level is
+/// 1 / (255 * std) ~ 0.015, so 4 levels ~ 0.06.
+const JPEG_PIXEL_TOLERANCE: f32 = 0.07;
+/// What those few pixels move an embedding (unit norm): at most 2.1e-4 on the
+/// fixtures; a wrong resize or a lost EXIF rotation moves it by far more.
+const JPEG_EMBED_TOLERANCE: f32 = 1e-3;
 
 fn check_against_golden(device: &burn::tensor::Device) {
     let inputs = inputs();
@@ -69,18 +82,45 @@ fn check_against_golden(device: &burn::tensor::Device) {
 
         let image_embeds = clip.embed_images(&pixels).unwrap();
         let want_images = golden(model, "image_embeds").rows();
-        assert_rows_close(&format!("{model} image embeds"), &image_embeds, &want_images, EMBED_TOLERANCE);
+        assert_rows_close(
+            &format!("{model} image embeds"),
+            &image_embeds,
+            &want_images,
+            EMBED_TOLERANCE,
+        );
 
         let text_embeds = clip.embed_texts(&texts).unwrap();
-        assert_rows_close(&format!("{model} text embeds"), &text_embeds, &golden(model, "text_embeds").rows(), EMBED_TOLERANCE);
+        assert_rows_close(
+            &format!("{model} text embeds"),
+            &text_embeds,
+            &golden(model, "text_embeds").rows(),
+            EMBED_TOLERANCE,
+        );
 
-        let probs = clip.classify(&pixels, &inputs.labels, &inputs.template).unwrap();
-        assert_rows_close(&format!("{model} probabilities"), &probs, &golden(model, "probs").rows(), EMBED_TOLERANCE);
+        let probs = clip
+            .classify(&pixels, &inputs.labels, &inputs.template)
+            .unwrap();
+        assert_rows_close(
+            &format!("{model} probabilities"),
+            &probs,
+            &golden(model, "probs").rows(),
+            EMBED_TOLERANCE,
+        );
 
-        // End to end from the image files (lossless formats: the pixels are the same).
-        for (i, image) in inputs.images.iter().enumerate().filter(|(_, f)| !is_jpeg(f)) {
+        // End to end from the image files.
+        for (i, image) in inputs.images.iter().enumerate() {
             let embed = clip.embed_images(&[file_pixels(&clip, image)]).unwrap();
-            assert_rows_close(&format!("{model} {image} from file"), &embed, &want_images[i..=i], EMBED_TOLERANCE);
+            let tolerance = if is_jpeg(image) {
+                JPEG_EMBED_TOLERANCE
+            } else {
+                EMBED_TOLERANCE
+            };
+            assert_rows_close(
+                &format!("{model} {image} from file"),
+                &embed,
+                &want_images[i..=i],
+                tolerance,
+            );
         }
     }
 }

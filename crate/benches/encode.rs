@@ -9,16 +9,16 @@ use std::time::{Duration, Instant};
 use webclip::device;
 use webclip::model::{ClipModel, read_rows};
 
-/// The prompts of the seed's example plus three more: 8 in all.
+/// The same 8 prompts `tests/fixtures/bench_peers.py` gives PyTorch and onnxruntime.
 const PROMPTS: [&str; 8] = [
-    "a girl wearing a beanie",
-    "a girl wearing a hat",
-    "a boy wearing a beanie",
-    "a girl riding a bike",
-    "a dog",
-    "a dog at the beach",
     "a photo of a cat",
-    "a diagram",
+    "a photo of a dog",
+    "a photo of a rocket",
+    "a photo of a person",
+    "a photo of a coffee",
+    "a photo of a circle",
+    "a photo of a car",
+    "a photo of a tree",
 ];
 
 fn median_ms(mut samples: Vec<Duration>) -> f64 {
@@ -40,12 +40,17 @@ fn time<T>(repeats: usize, mut work: impl FnMut() -> T) -> f64 {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     let [model_dir, image, rest @ ..] = args.as_slice() else {
         eprintln!("usage: encode MODEL_DIR IMAGE [REPEATS]");
         std::process::exit(2);
     };
-    let repeats = rest.first().map_or(10, |r| r.parse().expect("REPEATS is a number"));
+    let repeats = rest
+        .first()
+        .map_or(10, |r| r.parse().expect("REPEATS is a number"));
     let device = device::cpu();
     let load_start = Instant::now();
     let model = ClipModel::load_dir(model_dir.as_ref(), &device).expect("model loads");
@@ -53,8 +58,12 @@ fn main() {
     let bytes = std::fs::read(image).expect("image readable");
     let preprocess_ms = time(repeats, || model.pixel_values(&bytes, image).unwrap());
     let pixels = model.pixel_values(&bytes, image).unwrap();
-    let image_ms = time(repeats, || read_rows(model.image_embeds_tensor(&[&pixels]).unwrap()).unwrap());
-    let text8_ms = time(repeats, || read_rows(model.text_embeds_tensor(&PROMPTS).unwrap()).unwrap());
+    let image_ms = time(repeats, || {
+        read_rows(model.image_embeds_tensor(&[&pixels]).unwrap()).unwrap()
+    });
+    let text8_ms = time(repeats, || {
+        read_rows(model.text_embeds_tensor(&PROMPTS).unwrap()).unwrap()
+    });
     println!(
         "{}",
         serde_json::json!({

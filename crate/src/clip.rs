@@ -30,7 +30,10 @@ pub fn l2_normalize(x: Tensor<2>) -> Tensor<2> {
 impl Clip {
     /// `pixels`: `[batch, 3, size, size]` -> unit-norm `[batch, projection_dim]`.
     pub fn image_embeds(&self, pixels: Tensor<4>) -> Tensor<2> {
-        l2_normalize(self.visual_projection.forward(self.vision_model.forward(pixels)))
+        l2_normalize(
+            self.visual_projection
+                .forward(self.vision_model.forward(pixels)),
+        )
     }
 
     /// Token rows (see [`TextTransformer::forward`]) -> unit-norm `[texts, projection_dim]`.

@@ -155,15 +155,27 @@ impl ClipConfig {
         let t = &self.text_config;
         let v = &self.vision_config;
         let checks = [
-            (t.hidden_size % t.num_attention_heads.max(1) == 0 && t.num_attention_heads > 0,
-             "text_config.hidden_size must be a multiple of num_attention_heads"),
-            (v.hidden_size % v.num_attention_heads.max(1) == 0 && v.num_attention_heads > 0,
-             "vision_config.hidden_size must be a multiple of num_attention_heads"),
-            (v.patch_size > 0 && v.image_size % v.patch_size == 0,
-             "vision_config.image_size must be a multiple of patch_size"),
-            (t.max_position_embeddings > 1, "text_config.max_position_embeddings must exceed 1"),
+            (
+                t.num_attention_heads > 0 && t.hidden_size.is_multiple_of(t.num_attention_heads),
+                "text_config.hidden_size must be a multiple of num_attention_heads",
+            ),
+            (
+                v.num_attention_heads > 0 && v.hidden_size.is_multiple_of(v.num_attention_heads),
+                "vision_config.hidden_size must be a multiple of num_attention_heads",
+            ),
+            (
+                v.patch_size > 0 && v.image_size.is_multiple_of(v.patch_size),
+                "vision_config.image_size must be a multiple of patch_size",
+            ),
+            (
+                t.max_position_embeddings > 1,
+                "text_config.max_position_embeddings must exceed 1",
+            ),
             (self.projection_dim > 0, "projection_dim must be positive"),
-            (v.num_channels == 3, "vision_config.num_channels must be 3 (RGB)"),
+            (
+                v.num_channels == 3,
+                "vision_config.num_channels must be 3 (RGB)",
+            ),
         ];
         match checks.iter().find(|(ok, _)| !ok) {
             Some((_, message)) => Err(message.to_string()),
@@ -211,12 +223,14 @@ mod tests {
 
     #[test]
     fn unknown_activation_and_bad_json_name_the_file() {
-        let err = ClipConfig::from_json(r#"{"text_config":{"hidden_act":"relu"}}"#, "m/config.json")
-            .unwrap_err();
+        let err =
+            ClipConfig::from_json(r#"{"text_config":{"hidden_act":"relu"}}"#, "m/config.json")
+                .unwrap_err();
         assert!(err.to_string().contains("m/config.json"), "{err}");
         let err = ClipConfig::from_json("{not json", "m/config.json").unwrap_err();
         assert!(err.to_string().contains("m/config.json"), "{err}");
-        let err = ClipConfig::from_json(r#"{"vision_config":{"patch_size":30}}"#, "c.json").unwrap_err();
+        let err =
+            ClipConfig::from_json(r#"{"vision_config":{"patch_size":30}}"#, "c.json").unwrap_err();
         assert!(err.to_string().contains("patch_size"), "{err}");
     }
 }

@@ -21,7 +21,9 @@ impl FromStr for DeviceChoice {
         match s {
             "cpu" => Ok(Self::Cpu),
             "wgpu" | "gpu" | "webgpu" => Ok(Self::Wgpu),
-            other => Err(Error::Input(format!("unknown device {other:?}; use cpu or wgpu"))),
+            other => Err(Error::Input(format!(
+                "unknown device {other:?}; use cpu or wgpu"
+            ))),
         }
     }
 }

@@ -32,7 +32,11 @@ impl<'a> Weights<'a> {
             file: file.into(),
             message: format!("not a complete safetensors file ({e}); re-download it"),
         })?;
-        Ok(Self { tensors, file, device })
+        Ok(Self {
+            tensors,
+            file,
+            device,
+        })
     }
 
     fn error(&self, tensor: &str, message: String) -> Error {
@@ -57,7 +61,10 @@ impl<'a> Weights<'a> {
         }
         let data = view.data();
         let values: Vec<f32> = match view.dtype() {
-            Dtype::F32 => data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
+            Dtype::F32 => data
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
             Dtype::F16 => data
                 .chunks_exact(2)
                 .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
@@ -71,7 +78,10 @@ impl<'a> Weights<'a> {
                 .map(|b| f64::from_le_bytes(b.try_into().unwrap()) as f32)
                 .collect(),
             other => {
-                return Err(self.error(name, format!("has dtype {other:?}; expected F32, F16, BF16 or F64")));
+                return Err(self.error(
+                    name,
+                    format!("has dtype {other:?}; expected F32, F16, BF16 or F64"),
+                ));
             }
         };
         Ok(values)
@@ -79,11 +89,17 @@ impl<'a> Weights<'a> {
 
     fn tensor<const D: usize>(&self, name: &str, shape: [usize; D]) -> Result<Tensor<D>> {
         let values = self.values(name, &shape)?;
-        Ok(Tensor::from_data(TensorData::new(values, shape), self.device))
+        Ok(Tensor::from_data(
+            TensorData::new(values, shape),
+            self.device,
+        ))
     }
 
     fn param<const D: usize>(&self, name: &str, shape: [usize; D]) -> Result<Param<Tensor<D>>> {
-        Ok(Param::initialized(ParamId::new(), self.tensor(name, shape)?))
+        Ok(Param::initialized(
+            ParamId::new(),
+            self.tensor(name, shape)?,
+        ))
     }
 
     /// A torch `nn.Linear` (`weight` is `[out, in]`) as Burn's `[in, out]`.
@@ -109,7 +125,9 @@ impl<'a> Weights<'a> {
     }
 
     fn layer_norm(&self, prefix: &str, dim: usize, eps: f64) -> Result<LayerNorm> {
-        let mut norm = LayerNormConfig::new(dim).with_epsilon(eps).init(self.device);
+        let mut norm = LayerNormConfig::new(dim)
+            .with_epsilon(eps)
+            .init(self.device);
         norm.gamma = self.param(&format!("{prefix}.weight"), [dim])?;
         norm.beta = Some(self.param(&format!("{prefix}.bias"), [dim])?);
         Ok(norm)
@@ -129,7 +147,9 @@ impl<'a> Weights<'a> {
         (0..count)
             .map(|i| {
                 let p = format!("{prefix}.encoder.layers.{i}");
-                let proj = |name: &str| self.linear(&format!("{p}.self_attn.{name}"), hidden, hidden, true);
+                let proj = |name: &str| {
+                    self.linear(&format!("{p}.self_attn.{name}"), hidden, hidden, true)
+                };
                 Ok(EncoderLayer {
                     layer_norm1: self.layer_norm(&format!("{p}.layer_norm1"), hidden, eps)?,
                     self_attn: SelfAttention {
@@ -199,7 +219,10 @@ impl<'a> Weights<'a> {
         let h = c.hidden_size;
         Ok(TextTransformer {
             token_embedding: Embedding {
-                weight: self.param("text_model.embeddings.token_embedding.weight", [c.vocab_size, h])?,
+                weight: self.param(
+                    "text_model.embeddings.token_embedding.weight",
+                    [c.vocab_size, h],
+                )?,
             },
             position_embedding: self.param(
                 "text_model.embeddings.position_embedding.weight",
@@ -214,7 +237,11 @@ impl<'a> Weights<'a> {
                 c.hidden_act,
                 c.layer_norm_eps,
             )?,
-            final_layer_norm: self.layer_norm("text_model.final_layer_norm", h, c.layer_norm_eps)?,
+            final_layer_norm: self.layer_norm(
+                "text_model.final_layer_norm",
+                h,
+                c.layer_norm_eps,
+            )?,
         })
     }
 
@@ -223,7 +250,12 @@ impl<'a> Weights<'a> {
         Ok(Clip {
             vision_model: self.vision(&c.vision_config)?,
             text_model: self.text(&c.text_config)?,
-            visual_projection: self.linear("visual_projection", c.vision_config.hidden_size, d, false)?,
+            visual_projection: self.linear(
+                "visual_projection",
+                c.vision_config.hidden_size,
+                d,
+                false,
+            )?,
             text_projection: self.linear("text_projection", c.text_config.hidden_size, d, false)?,
             logit_scale: self.param("logit_scale", [1])?,
         })

@@ -37,7 +37,8 @@ pub struct ModelFiles {
 #[cfg(not(target_family = "wasm"))]
 impl ModelFiles {
     pub fn read_dir(dir: &std::path::Path) -> Result<Self> {
-        let read = |name: &str| std::fs::read(dir.join(name)).map_err(|e| Error::io(dir.join(name), e));
+        let read =
+            |name: &str| std::fs::read(dir.join(name)).map_err(|e| Error::io(dir.join(name), e));
         let read_text = |name: &str| {
             String::from_utf8(read(name)?).map_err(|_| Error::Config {
                 file: dir.join(name).display().to_string(),
@@ -141,7 +142,10 @@ impl ClipModel {
             )));
         }
         let flat: Vec<f32> = pixels.iter().flat_map(|p| p.iter().copied()).collect();
-        let batch = Tensor::<4>::from_data(TensorData::new(flat, [pixels.len(), 3, size, size]), &self.device);
+        let batch = Tensor::<4>::from_data(
+            TensorData::new(flat, [pixels.len(), 3, size, size]),
+            &self.device,
+        );
         Ok(self.clip.image_embeds(batch))
     }
 
@@ -157,7 +161,11 @@ impl ClipModel {
     /// Texts whose embeddings are not cached yet, each once.
     pub fn uncached_texts<'t>(&self, texts: &[&'t str]) -> Vec<&'t str> {
         let cache = self.text_cache.lock().unwrap();
-        let mut missing: Vec<&str> = texts.iter().copied().filter(|t| !cache.contains_key(*t)).collect();
+        let mut missing: Vec<&str> = texts
+            .iter()
+            .copied()
+            .filter(|t| !cache.contains_key(*t))
+            .collect();
         missing.sort_unstable();
         missing.dedup();
         missing
@@ -198,7 +206,7 @@ pub fn read_rows(tensor: Tensor<2>) -> Result<Vec<Vec<f32>>> {
     let values = tensor
         .try_into_data()
         .map_err(|e| Error::Device(format!("reading results back failed: {e:?}")))?
-        .into_vec::<f32>()
+        .try_into_vec::<f32>()
         .map_err(|e| Error::Device(format!("unexpected result type: {e:?}")))?;
     Ok(split_rows(values, dim))
 }

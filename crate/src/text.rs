@@ -48,12 +48,19 @@ impl TextTransformer {
         let Some(first) = ids.first() else {
             return Err(Error::Input("no texts to encode".into()));
         };
-        if ids.iter().any(|row| row.len() != first.len() || row.is_empty()) {
-            return Err(Error::Input("token rows must be non-empty and of equal length".into()));
+        if ids
+            .iter()
+            .any(|row| row.len() != first.len() || row.is_empty())
+        {
+            return Err(Error::Input(
+                "token rows must be non-empty and of equal length".into(),
+            ));
         }
         let vocab = self.token_embedding.weight.dims()[0] as i64;
         if let Some(bad) = ids.iter().flatten().find(|&&id| id < 0 || id >= vocab) {
-            return Err(Error::Input(format!("token id {bad} is outside the vocabulary of {vocab}")));
+            return Err(Error::Input(format!(
+                "token id {bad} is outside the vocabulary of {vocab}"
+            )));
         }
         let pool: Vec<usize> = ids.iter().map(|row| pool_position(row, pooling)).collect();
         // The mask is causal, so tokens after the last pooled one cannot change
@@ -66,14 +73,23 @@ impl TextTransformer {
             )));
         }
         let batch = ids.len();
-        let flat: Vec<i64> = ids.iter().flat_map(|row| row[..len].iter().copied()).collect();
+        let flat: Vec<i64> = ids
+            .iter()
+            .flat_map(|row| row[..len].iter().copied())
+            .collect();
         let device = self.position_embedding.device();
         let tokens = Tensor::<2, Int>::from_data(TensorData::new(flat, [batch, len]), &device);
         let [_, hidden] = self.position_embedding.dims();
         let positions = self.position_embedding.val().slice([0..len, 0..hidden]);
         let x = self.token_embedding.forward(tokens) + positions.unsqueeze::<3>();
-        let x = self.final_layer_norm.forward(run_layers(&self.layers, x, Mask::Causal));
-        let rows: Vec<i64> = pool.iter().enumerate().map(|(b, &p)| (b * len + p) as i64).collect();
+        let x = self
+            .final_layer_norm
+            .forward(run_layers(&self.layers, x, Mask::Causal));
+        let rows: Vec<i64> = pool
+            .iter()
+            .enumerate()
+            .map(|(b, &p)| (b * len + p) as i64)
+            .collect();
         let rows = Tensor::<1, Int>::from_data(TensorData::new(rows, [batch]), &device);
         Ok(x.reshape([batch * len, hidden]).select(0, rows))
     }

@@ -19,7 +19,11 @@ impl ClipTokenizer {
     /// `tokenizer_json`: the contents of `tokenizer.json`; `tokenizer_config`:
     /// `tokenizer_config.json` if the folder has one (it names the pad token);
     /// `max_len`: the text encoder's positions (77 for CLIP).
-    pub fn from_json(tokenizer_json: &[u8], tokenizer_config: Option<&str>, max_len: usize) -> Result<Self> {
+    pub fn from_json(
+        tokenizer_json: &[u8],
+        tokenizer_config: Option<&str>,
+        max_len: usize,
+    ) -> Result<Self> {
         let mut inner = Tokenizer::from_bytes(tokenizer_json)
             .map_err(|e| Error::Tokenizer(format!("cannot read tokenizer.json: {e}")))?;
         let pad_token = match tokenizer_config {
@@ -27,7 +31,9 @@ impl ClipTokenizer {
             None => END_OF_TEXT.to_string(),
         };
         let pad_id = inner.token_to_id(&pad_token).ok_or_else(|| {
-            Error::Tokenizer(format!("pad token {pad_token:?} is not in tokenizer.json's vocabulary"))
+            Error::Tokenizer(format!(
+                "pad token {pad_token:?} is not in tokenizer.json's vocabulary"
+            ))
         })?;
         inner
             .with_truncation(Some(TruncationParams {

@@ -12,7 +12,9 @@ pub const DEFAULT_TEMPLATE: &str = "a photo of a {}";
 /// `template` with `{}` replaced by each label.
 pub fn prompts<S: AsRef<str>>(labels: &[S], template: &str) -> Result<Vec<String>> {
     if labels.is_empty() {
-        return Err(Error::Input("no labels given: name at least one class".into()));
+        return Err(Error::Input(
+            "no labels given: name at least one class".into(),
+        ));
     }
     if !template.contains("{}") {
         return Err(Error::Input(format!(
@@ -32,7 +34,11 @@ pub fn prompts<S: AsRef<str>>(labels: &[S], template: &str) -> Result<Vec<String
 }
 
 /// `softmax(exp(logit_scale) · image · textᵀ)` over the texts: `[images, texts]`.
-pub fn probabilities(image_embeds: Tensor<2>, text_embeds: Tensor<2>, logit_scale_exp: Tensor<1>) -> Tensor<2> {
+pub fn probabilities(
+    image_embeds: Tensor<2>,
+    text_embeds: Tensor<2>,
+    logit_scale_exp: Tensor<1>,
+) -> Tensor<2> {
     let logits = image_embeds.matmul(text_embeds.transpose()) * logit_scale_exp.unsqueeze::<2>();
     softmax(logits, 1)
 }
@@ -40,7 +46,12 @@ pub fn probabilities(image_embeds: Tensor<2>, text_embeds: Tensor<2>, logit_scal
 impl ClipModel {
     /// Probabilities of each label for each preprocessed image (rows: images).
     #[cfg(not(target_family = "wasm"))]
-    pub fn classify<S: AsRef<str>>(&self, pixels: &[Vec<f32>], labels: &[S], template: &str) -> Result<Vec<Vec<f32>>> {
+    pub fn classify<S: AsRef<str>>(
+        &self,
+        pixels: &[Vec<f32>],
+        labels: &[S],
+        template: &str,
+    ) -> Result<Vec<Vec<f32>>> {
         let prompts = prompts(labels, template)?;
         let prompt_refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
         let text = self.rows_to_tensor(&self.embed_texts(&prompt_refs)?);
@@ -57,8 +68,18 @@ mod tests {
     fn prompts_fill_the_template_and_reject_bad_input() {
         let p = prompts(&["cat", " dog "], DEFAULT_TEMPLATE).unwrap();
         assert_eq!(p, ["a photo of a cat", "a photo of a dog"]);
-        assert!(prompts::<&str>(&[], DEFAULT_TEMPLATE).unwrap_err().to_string().contains("no labels"));
-        assert!(prompts(&["cat"], "a photo").unwrap_err().to_string().contains("{}"));
+        assert!(
+            prompts::<&str>(&[], DEFAULT_TEMPLATE)
+                .unwrap_err()
+                .to_string()
+                .contains("no labels")
+        );
+        assert!(
+            prompts(&["cat"], "a photo")
+                .unwrap_err()
+                .to_string()
+                .contains("{}")
+        );
         assert!(prompts(&["cat", "  "], DEFAULT_TEMPLATE).is_err());
     }
 }

@@ -44,7 +44,10 @@ impl Golden {
     }
 
     pub fn int_rows(&self) -> Vec<Vec<i64>> {
-        self.i64.chunks(self.shape[1]).map(<[i64]>::to_vec).collect()
+        self.i64
+            .chunks(self.shape[1])
+            .map(<[i64]>::to_vec)
+            .collect()
     }
 }
 
@@ -55,12 +58,16 @@ pub fn golden(model: &str, tensor: &str) -> Golden {
     let data = view.data();
     let (f32, i64) = match view.dtype() {
         Dtype::F32 => (
-            data.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect(),
+            data.chunks_exact(4)
+                .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+                .collect(),
             vec![],
         ),
         Dtype::I64 => (
             vec![],
-            data.chunks_exact(8).map(|b| i64::from_le_bytes(b.try_into().unwrap())).collect(),
+            data.chunks_exact(8)
+                .map(|b| i64::from_le_bytes(b.try_into().unwrap()))
+                .collect(),
         ),
         other => panic!("golden {tensor} has dtype {other:?}"),
     };
@@ -74,13 +81,23 @@ pub fn golden(model: &str, tensor: &str) -> Golden {
 /// The largest absolute difference between two equally long sequences.
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len(), "lengths differ");
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 pub fn assert_rows_close(what: &str, got: &[Vec<f32>], want: &[Vec<f32>], tolerance: f32) {
     assert_eq!(got.len(), want.len(), "{what}: row count");
+    let mut worst = 0.0f32;
     for (i, (g, w)) in got.iter().zip(want).enumerate() {
         let diff = max_abs_diff(g, w);
-        assert!(diff <= tolerance, "{what}: row {i} differs by {diff:e} (tolerance {tolerance:e})");
+        assert!(
+            diff <= tolerance,
+            "{what}: row {i} differs by {diff:e} (tolerance {tolerance:e})"
+        );
+        worst = worst.max(diff);
     }
+    // Shown with --nocapture: the margin each comparison has.
+    eprintln!("{what}: max abs diff {worst:e} (tolerance {tolerance:e})");
 }

@@ -2,6 +2,8 @@
 //!
 //! - `test`: installs what the tests need (Mesa's Vulkan driver, so the wgpu
 //!   tests run on a real driver even without a GPU) and runs every test.
+//! - `bench [REPEATS]`: times webclip's encoders on the CPU beside PyTorch and
+//!   onnxruntime on the same random ViT-B/32-shaped model, and prints ratios.
 
 use std::path::Path;
 use std::process::{Command, ExitCode};
@@ -10,8 +12,11 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
+        Some("bench") => bench(args.get(1).map_or("10", String::as_str)),
         _ => {
-            eprintln!("usage: cargo xtask test [cargo test arguments]");
+            eprintln!(
+                "usage: cargo xtask test [cargo test arguments] | cargo xtask bench [REPEATS]"
+            );
             return ExitCode::from(2);
         }
     };
@@ -24,8 +29,14 @@ fn main() -> ExitCode {
     }
 }
 
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
 fn run(command: &mut Command) -> Result<(), String> {
-    let status = command.status().map_err(|e| format!("cannot start {command:?}: {e}"))?;
+    let status = command
+        .status()
+        .map_err(|e| format!("cannot start {command:?}: {e}"))?;
     match status.success() {
         true => Ok(()),
         false => Err(format!("{command:?} failed ({status})")),
@@ -40,7 +51,10 @@ fn is_root() -> bool {
 }
 
 /// Debian packages the tests need, by a file each one installs.
-const SYSTEM_PACKAGES: &[(&str, &str)] = &[("mesa-vulkan-drivers", "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json")];
+const SYSTEM_PACKAGES: &[(&str, &str)] = &[(
+    "mesa-vulkan-drivers",
+    "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json",
+)];
 
 fn install_system_packages() -> Result<(), String> {
     let missing: Vec<&str> = SYSTEM_PACKAGES
@@ -52,7 +66,10 @@ fn install_system_packages() -> Result<(), String> {
         return Ok(());
     }
     if !is_root() || !Path::new("/usr/bin/apt-get").exists() {
-        return Err(format!("the tests need these Debian packages: {}", missing.join(" ")));
+        return Err(format!(
+            "the tests need these Debian packages: {}",
+            missing.join(" ")
+        ));
     }
     eprintln!("xtask: installing {}", missing.join(" "));
     run(Command::new("apt-get").args(["update", "-qq"]))?;
@@ -64,10 +81,106 @@ fn install_system_packages() -> Result<(), String> {
 
 fn test(extra: &[String]) -> Result<(), String> {
     install_system_packages()?;
-    let mut cargo = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    let mut cargo = cargo();
     cargo.args(["test", "--workspace"]).args(extra);
     if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
         cargo.env("XDG_RUNTIME_DIR", std::env::temp_dir());
     }
     run(&mut cargo)
+}
+
+const FIXTURES: &str = "tests/fixtures";
+const BENCH_MODEL: &str = "tests/fixtures/big/clip-b32";
+const BENCH_IMAGE: &str = "tests/fixtures/images/chelsea.png";
+
+/// Runs `command` and parses the JSON object its last stdout line holds.
+fn json_of(command: &mut Command) -> Result<serde_json::Value, String> {
+    let output = command
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot start {command:?}: {e}"))?;
+    if !output.status.success() {
+        return Err(format!("{command:?} failed ({})", output.status));
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(last).map_err(|e| format!("{command:?} printed no JSON ({e}): {stdout}"))
+}
+
+fn bench(repeats: &str) -> Result<(), String> {
+    let python = format!("{FIXTURES}/.venv/bin/python");
+    if !Path::new(&python).exists() {
+        eprintln!("xtask: making the Python environment of the reference runtimes (several GB)");
+        run(Command::new("python3").args(["-m", "venv", &format!("{FIXTURES}/.venv")]))?;
+        run(Command::new(&python).args([
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "-r",
+            &format!("{FIXTURES}/requirements.txt"),
+        ]))?;
+    }
+    if !Path::new(BENCH_MODEL).join("onnx/text_model.onnx").exists() {
+        eprintln!(
+            "xtask: writing a random model of openai/clip-vit-base-patch32's shape to {BENCH_MODEL}"
+        );
+        run(Command::new(&python).args([
+            &format!("{FIXTURES}/make_fixtures.py"),
+            "--bench-model",
+            BENCH_MODEL,
+        ]))?;
+    }
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .to_string();
+    let ours = json_of(
+        cargo()
+            .args([
+                "bench",
+                "--profile",
+                "dev",
+                "-p",
+                "webclip",
+                "--bench",
+                "encode",
+                "--",
+            ])
+            .args([BENCH_MODEL, BENCH_IMAGE, repeats]),
+    )?;
+    let peers = json_of(Command::new(&python).args([
+        &format!("{FIXTURES}/bench_peers.py"),
+        "--model",
+        BENCH_MODEL,
+        "--threads",
+        &threads,
+        "--repeats",
+        repeats,
+    ]))?;
+    println!(
+        "one 224x224 image and 8 prompts, CPU, {threads} threads, median of {repeats} (ms; ratio = peer / webclip, >1 means webclip is faster)"
+    );
+    let ms = |v: &serde_json::Value, runtime: &str, key: &str| v[runtime][key].as_f64();
+    for key in ["image_ms", "text8_ms"] {
+        let mine = ms(&ours, "webclip", key).ok_or("webclip's result is incomplete")?;
+        let mut line = format!("{key:>16}: webclip {mine:9.1}");
+        for peer in ["torch", "onnxruntime"] {
+            for peer_key in [key.to_string(), key.replace("_ms", "_longest_ms")] {
+                if let Some(theirs) = ms(&peers, peer, &peer_key) {
+                    let padded = if peer_key.contains("longest") {
+                        " (padded to longest)"
+                    } else {
+                        ""
+                    };
+                    line.push_str(&format!(
+                        " | {peer}{padded} {theirs:9.1} ({:.2}x)",
+                        theirs / mine
+                    ));
+                }
+            }
+        }
+        println!("{line}");
+    }
+    println!("webclip: {ours}\npeers: {peers}");
+    Ok(())
 }

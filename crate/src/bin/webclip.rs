@@ -14,7 +14,11 @@ use webclip::zeroshot::DEFAULT_TEMPLATE;
 use webclip::{Error, Result};
 
 #[derive(Parser)]
-#[command(name = "webclip", version, about = "OpenAI's CLIP: image and text embeddings, zero-shot classification")]
+#[command(
+    name = "webclip",
+    version,
+    about = "OpenAI's CLIP: image and text embeddings, zero-shot classification"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -54,7 +58,11 @@ enum Command {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
         /// A class name (repeatable)
-        #[arg(long = "label", required_unless_present = "labels_file", conflicts_with = "labels_file")]
+        #[arg(
+            long = "label",
+            required_unless_present = "labels_file",
+            conflicts_with = "labels_file"
+        )]
         labels: Vec<String>,
         /// A file with one class name per line
         #[arg(long)]
@@ -92,27 +100,59 @@ fn read_pixels(model: &ClipModel, path: &Path) -> Result<Vec<f32>> {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Embed { model, images, texts, json } => {
+        Command::Embed {
+            model,
+            images,
+            texts,
+            json,
+        } => {
             if images.is_empty() && texts.is_empty() {
-                return Err(Error::Input("nothing to embed: give --image and/or --text".into()));
+                return Err(Error::Input(
+                    "nothing to embed: give --image and/or --text".into(),
+                ));
             }
             let model = load(&model)?;
-            let pixels = images.iter().map(|p| read_pixels(&model, p)).collect::<Result<Vec<_>>>()?;
-            let image_embeds = if pixels.is_empty() { vec![] } else { model.embed_images(&pixels)? };
-            let text_refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let text_embeds = if texts.is_empty() { vec![] } else { model.embed_texts(&text_refs)? };
-            if json {
-                println!("{}", json!({ "image_embeds": image_embeds, "text_embeds": text_embeds }));
+            let pixels = images
+                .iter()
+                .map(|p| read_pixels(&model, p))
+                .collect::<Result<Vec<_>>>()?;
+            let image_embeds = if pixels.is_empty() {
+                vec![]
             } else {
-                let names = images.iter().map(|p| p.display().to_string()).chain(texts.iter().map(|t| format!("{t:?}")));
+                model.embed_images(&pixels)?
+            };
+            let text_refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            let text_embeds = if texts.is_empty() {
+                vec![]
+            } else {
+                model.embed_texts(&text_refs)?
+            };
+            if json {
+                println!(
+                    "{}",
+                    json!({ "image_embeds": image_embeds, "text_embeds": text_embeds })
+                );
+            } else {
+                let names = images
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .chain(texts.iter().map(|t| format!("{t:?}")));
                 for (name, row) in names.zip(image_embeds.iter().chain(&text_embeds)) {
-                    let head: Vec<String> = row.iter().take(4).map(|v| format!("{v:+.4}")).collect();
+                    let head: Vec<String> =
+                        row.iter().take(4).map(|v| format!("{v:+.4}")).collect();
                     println!("{name}: [{}, …] ({} dims)", head.join(", "), row.len());
                 }
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Classify { model, paths, labels, labels_file, template, json } => {
+        Command::Classify {
+            model,
+            paths,
+            labels,
+            labels_file,
+            template,
+            json,
+        } => {
             let labels = match labels_file {
                 Some(file) => read_labels(&file)?,
                 None => labels,
@@ -178,11 +218,19 @@ fn has_image_extension(path: &Path) -> bool {
         .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
-fn classify(model: &ClipModel, images: &[PathBuf], labels: &[String], template: &str, json: bool) -> Result<ExitCode> {
+fn classify(
+    model: &ClipModel,
+    images: &[PathBuf],
+    labels: &[String],
+    template: &str,
+    json: bool,
+) -> Result<ExitCode> {
     let progress = ProgressBar::new(images.len() as u64);
     progress.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} images ({per_sec}, eta {eta})")
-            .expect("valid progress template"),
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} images ({per_sec}, eta {eta})",
+        )
+        .expect("valid progress template"),
     );
     if images.len() < 8 {
         progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
@@ -219,7 +267,10 @@ fn classify(model: &ClipModel, images: &[PathBuf], labels: &[String], template: 
         print_table(&results, labels);
     }
     if failures > 0 {
-        eprintln!("{failures} of {} images could not be classified", images.len());
+        eprintln!(
+            "{failures} of {} images could not be classified",
+            images.len()
+        );
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
@@ -231,8 +282,16 @@ fn argmax(values: &[f32]) -> usize {
 
 /// Images as rows, labels as columns, probabilities in percent.
 fn print_table(results: &[(PathBuf, Vec<f32>)], labels: &[String]) {
-    let names: Vec<String> = results.iter().map(|(p, _)| p.display().to_string()).collect();
-    let name_width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0).max(5);
+    let names: Vec<String> = results
+        .iter()
+        .map(|(p, _)| p.display().to_string())
+        .collect();
+    let name_width = names
+        .iter()
+        .map(|n| n.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(5);
     let widths: Vec<usize> = labels.iter().map(|l| l.chars().count().max(6)).collect();
     let mut header = format!("{:name_width$}", "image");
     for (label, width) in labels.iter().zip(&widths) {
