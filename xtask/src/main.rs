@@ -107,8 +107,16 @@ fn json_of(command: &mut Command) -> Result<serde_json::Value, String> {
     serde_json::from_str(last).map_err(|e| format!("{command:?} printed no JSON ({e}): {stdout}"))
 }
 
+/// The workspace root: every path below is relative to it.
+fn root() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
 fn bench(repeats: &str) -> Result<(), String> {
-    let python = format!("{FIXTURES}/.venv/bin/python");
+    std::env::set_current_dir(root()).map_err(|e| e.to_string())?;
+    // Absolute paths: cargo runs benchmarks from the package's own folder.
+    let at_root = |path: &str| root().join(path).display().to_string();
+    let python = at_root(&format!("{FIXTURES}/.venv/bin/python"));
     if !Path::new(&python).exists() {
         eprintln!("xtask: making the Python environment of the reference runtimes (several GB)");
         run(Command::new("python3").args(["-m", "venv", &format!("{FIXTURES}/.venv")]))?;
@@ -146,7 +154,7 @@ fn bench(repeats: &str) -> Result<(), String> {
                 "encode",
                 "--",
             ])
-            .args([BENCH_MODEL, BENCH_IMAGE, repeats]),
+            .args([at_root(BENCH_MODEL).as_str(), at_root(BENCH_IMAGE).as_str(), repeats]),
     )?;
     let peers = json_of(Command::new(&python).args([
         &format!("{FIXTURES}/bench_peers.py"),
