@@ -1,8 +1,11 @@
 //! Scaled dot-product attention, the one place the encoders compute
-//! `softmax(Q·Kᵀ·scale + mask)·V`.
+//! `softmax(Q·Kᵀ·scale + mask)·V`: our fused WGSL kernel on wgpu, Burn's ops
+//! elsewhere.
 
 use burn::tensor::activation::softmax;
 use burn::tensor::{Bool, Tensor};
+
+use crate::kernels::attention::fused_attention;
 
 /// Whether a query may look at keys after it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -13,22 +16,34 @@ pub enum Mask {
     Causal,
 }
 
-/// `q`, `k`, `v`: `[batch, heads, tokens, head_dim]`; returns the same shape.
+/// `q`, `k`, `v`: token-major `[batch, tokens, heads, head_dim]`, as the
+/// projections produce them; returns the same layout.
 pub fn scaled_dot_product_attention(
     q: Tensor<4>,
     k: Tensor<4>,
     v: Tensor<4>,
     mask: Mask,
 ) -> Tensor<4> {
-    let [batch, heads, tokens, head_dim] = q.dims();
+    match fused_attention(&q, &k, &v, mask == Mask::Causal, None) {
+        Some(out) => out,
+        None => reference_attention(q, k, v, mask),
+    }
+}
+
+/// The same computation with Burn's matmul, softmax and matmul (the CPU path,
+/// the training path, and the kernel's reference in tests).
+pub fn reference_attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, mask: Mask) -> Tensor<4> {
+    let [batch, tokens, heads, head_dim] = q.dims();
+    let keys = k.dims()[1];
+    let (q, k, v) = (q.swap_dims(1, 2), k.swap_dims(1, 2), v.swap_dims(1, 2));
     let scale = (head_dim as f64).powf(-0.5);
     let mut scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(scale);
     if mask == Mask::Causal {
         // `tril_mask` is true strictly above the diagonal: the future keys.
-        let future = Tensor::<2, Bool>::tril_mask([tokens, tokens], 0, &scores.device())
-            .reshape([1, 1, tokens, tokens])
-            .expand([batch, heads, tokens, tokens]);
+        let future = Tensor::<2, Bool>::tril_mask([tokens, keys], 0, &scores.device())
+            .reshape([1, 1, tokens, keys])
+            .expand([batch, heads, tokens, keys]);
         scores = scores.mask_fill(future, f32::NEG_INFINITY);
     }
-    softmax(scores, 3).matmul(v)
+    softmax(scores, 3).matmul(v).swap_dims(1, 2)
 }

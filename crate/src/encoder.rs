@@ -21,17 +21,12 @@ impl SelfAttention {
     /// `x`: `[batch, tokens, hidden]`.
     pub fn forward(&self, x: Tensor<3>, mask: Mask) -> Tensor<3> {
         let [batch, tokens, hidden] = x.dims();
-        let head_dim = hidden / self.num_heads;
-        let split_heads = |t: Tensor<3>| {
-            t.reshape([batch, tokens, self.num_heads, head_dim])
-                .swap_dims(1, 2)
-        };
-        let q = split_heads(self.q_proj.forward(x.clone()));
-        let k = split_heads(self.k_proj.forward(x.clone()));
-        let v = split_heads(self.v_proj.forward(x));
-        let context = scaled_dot_product_attention(q, k, v, mask)
-            .swap_dims(1, 2)
-            .reshape([batch, tokens, hidden]);
+        let heads =
+            |t: Tensor<3>| t.reshape([batch, tokens, self.num_heads, hidden / self.num_heads]);
+        let q = heads(self.q_proj.forward(x.clone()));
+        let k = heads(self.k_proj.forward(x.clone()));
+        let v = heads(self.v_proj.forward(x));
+        let context = scaled_dot_product_attention(q, k, v, mask).reshape([batch, tokens, hidden]);
         self.out_proj.forward(context)
     }
 }

@@ -10,6 +10,7 @@ pub mod config;
 pub mod device;
 pub mod encoder;
 pub mod error;
+pub mod kernels;
 pub mod loader;
 pub mod model;
 pub mod preprocess;

@@ -2,9 +2,9 @@
 //! image by scaled cosine similarity, softmax over the sentences.
 
 use burn::tensor::Tensor;
-use burn::tensor::activation::softmax;
 
 use crate::error::{Error, Result};
+use crate::kernels::softmax::softmax_last_dim;
 use crate::model::ClipModel;
 
 pub const DEFAULT_TEMPLATE: &str = "a photo of a {}";
@@ -40,7 +40,7 @@ pub fn probabilities(
     logit_scale_exp: Tensor<1>,
 ) -> Tensor<2> {
     let logits = image_embeds.matmul(text_embeds.transpose()) * logit_scale_exp.unsqueeze::<2>();
-    softmax(logits, 1)
+    softmax_last_dim(logits)
 }
 
 impl ClipModel {

@@ -109,7 +109,10 @@ fn json_of(command: &mut Command) -> Result<serde_json::Value, String> {
 
 /// The workspace root: every path below is relative to it.
 fn root() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 fn bench(repeats: &str) -> Result<(), String> {
@@ -154,7 +157,11 @@ fn bench(repeats: &str) -> Result<(), String> {
                 "encode",
                 "--",
             ])
-            .args([at_root(BENCH_MODEL).as_str(), at_root(BENCH_IMAGE).as_str(), repeats]),
+            .args([
+                at_root(BENCH_MODEL).as_str(),
+                at_root(BENCH_IMAGE).as_str(),
+                repeats,
+            ]),
     )?;
     let peers = json_of(Command::new(&python).args([
         &format!("{FIXTURES}/bench_peers.py"),

@@ -1,0 +1,106 @@
+//! Launcher of `shaders/attention.wgsl`: fused scaled-dot-product attention.
+
+use std::sync::atomic::Ordering;
+
+use burn::backend::wgpu::{KernelSource, SourceKernel, SourceTemplate, Wgpu};
+use burn::cubecl::prelude::KernelId;
+use burn::cubecl::server::KernelArguments;
+use burn::cubecl::{CubeCount, CubeDim};
+use burn::tensor::Tensor;
+
+use super::{ATTENTION_LAUNCHES, empty_like, info_buffer, wgpu_f32};
+
+const WORKGROUP_SIZE: u32 = 64;
+/// Floats of workgroup memory for the key and value tiles together: 16 KiB,
+/// WebGPU's baseline limit.
+const TILE_FLOATS: usize = 4096;
+
+struct AttentionKernel {
+    head_dim: usize,
+    tile: usize,
+}
+
+impl AttentionKernel {
+    fn new(head_dim: usize) -> Self {
+        Self {
+            head_dim,
+            tile: (TILE_FLOATS / 2 / head_dim).clamp(1, 64),
+        }
+    }
+}
+
+impl KernelSource for AttentionKernel {
+    fn source(&self) -> SourceTemplate {
+        SourceTemplate::new(include_str!("../../../shaders/attention.wgsl"))
+            .register("workgroup_size", WORKGROUP_SIZE.to_string())
+            .register("head_dim", self.head_dim.to_string())
+            .register("tile", self.tile.to_string())
+    }
+
+    fn id(&self) -> KernelId {
+        KernelId::new::<Self>().info((
+            WORKGROUP_SIZE,
+            self.head_dim,
+            self.tile,
+            include_str!("../../../shaders/attention.wgsl"),
+        ))
+    }
+
+    fn lang(&self) -> &'static str {
+        "wgsl"
+    }
+}
+
+/// The fused kernel on token-major `[batch, tokens, heads, head_dim]` tensors,
+/// or `None` when they are not f32 wgpu tensors (the caller then uses Burn's ops).
+/// `key_lens`: per batch entry, how many leading keys are real (padding mask).
+pub fn fused_attention(
+    q: &Tensor<4>,
+    k: &Tensor<4>,
+    v: &Tensor<4>,
+    causal: bool,
+    key_lens: Option<&[u32]>,
+) -> Option<Tensor<4>> {
+    let (q, k, v) = (wgpu_f32(q)?, wgpu_f32(k)?, wgpu_f32(v)?);
+    let [batch, q_len, heads, head_dim]: [usize; 4] = q.meta.shape().to_vec().try_into().ok()?;
+    let k_len = k.meta.shape()[1];
+    let output = empty_like(&q, vec![batch, q_len, heads, head_dim]);
+    if batch * q_len * heads * head_dim == 0 {
+        return Some(Tensor::from_primitive::<Wgpu>(output));
+    }
+    let scale = (head_dim as f32).powf(-0.5);
+    let lens: Vec<u32> = match key_lens {
+        Some(lens) => lens.to_vec(),
+        None => vec![k_len as u32],
+    };
+    let lens = info_buffer(&q, &lens);
+    let info = info_buffer(
+        &q,
+        &[
+            batch as u32,
+            heads as u32,
+            q_len as u32,
+            k_len as u32,
+            causal as u32,
+            key_lens.is_some() as u32,
+            scale.to_bits(),
+        ],
+    );
+    let query_blocks = q_len.div_ceil(WORKGROUP_SIZE as usize) as u32;
+    q.client.launch(
+        Box::new(SourceKernel::new(
+            AttentionKernel::new(head_dim),
+            CubeDim::new_1d(WORKGROUP_SIZE),
+        )),
+        CubeCount::Static(query_blocks, (batch * heads) as u32, 1),
+        KernelArguments::new()
+            .with_buffer(q.handle.clone().binding())
+            .with_buffer(k.handle.clone().binding())
+            .with_buffer(v.handle.clone().binding())
+            .with_buffer(output.handle.clone().binding())
+            .with_buffer(lens.binding())
+            .with_buffer(info.binding()),
+    );
+    ATTENTION_LAUNCHES.fetch_add(1, Ordering::SeqCst);
+    Some(Tensor::from_primitive::<Wgpu>(output))
+}

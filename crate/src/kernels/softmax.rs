@@ -1,0 +1,63 @@
+//! Launcher of `shaders/softmax.wgsl`: softmax over the last dimension.
+
+use burn::backend::wgpu::{KernelSource, SourceKernel, SourceTemplate};
+use burn::cubecl::prelude::KernelId;
+use burn::cubecl::server::KernelArguments;
+use burn::cubecl::{CubeCount, CubeDim};
+use burn::tensor::Tensor;
+use std::sync::atomic::Ordering;
+
+use super::{SOFTMAX_LAUNCHES, empty_like, grid, info_buffer, wgpu_f32};
+
+const WORKGROUP_SIZE: u32 = 64;
+
+struct SoftmaxKernel;
+
+impl KernelSource for SoftmaxKernel {
+    fn source(&self) -> SourceTemplate {
+        SourceTemplate::new(include_str!("../../../shaders/softmax.wgsl"))
+            .register("workgroup_size", WORKGROUP_SIZE.to_string())
+    }
+
+    fn id(&self) -> KernelId {
+        // The text is part of the id so an edited shader is never served stale.
+        KernelId::new::<Self>().info((
+            WORKGROUP_SIZE,
+            include_str!("../../../shaders/softmax.wgsl"),
+        ))
+    }
+
+    fn lang(&self) -> &'static str {
+        "wgsl"
+    }
+}
+
+/// Softmax over the last dimension. Rows whose values are all at or below
+/// -1e30 (entirely masked) give zeros on wgpu; Burn's op gives NaN there.
+pub fn softmax_last_dim<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    let Some(input) = wgpu_f32(&x) else {
+        return burn::tensor::activation::softmax(x, D - 1);
+    };
+    let shape = input.meta.shape().to_vec();
+    let cols = *shape.last().unwrap_or(&1);
+    let rows = shape.iter().product::<usize>() / cols.max(1);
+    let output = empty_like(&input, shape);
+    if rows == 0 || cols == 0 {
+        return Tensor::from_primitive::<burn::backend::wgpu::Wgpu>(output);
+    }
+    let info = info_buffer(&input, &[rows as u32, cols as u32]);
+    let (x_groups, y_groups) = grid(rows);
+    input.client.launch(
+        Box::new(SourceKernel::new(
+            SoftmaxKernel,
+            CubeDim::new_1d(WORKGROUP_SIZE),
+        )),
+        CubeCount::Static(x_groups, y_groups, 1),
+        KernelArguments::new()
+            .with_buffer(input.handle.clone().binding())
+            .with_buffer(output.handle.clone().binding())
+            .with_buffer(info.binding()),
+    );
+    SOFTMAX_LAUNCHES.fetch_add(1, Ordering::SeqCst);
+    Tensor::from_primitive::<burn::backend::wgpu::Wgpu>(output)
+}

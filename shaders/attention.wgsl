@@ -1,0 +1,131 @@
+// Fused scaled-dot-product attention, softmax(Q·Kᵀ·scale + mask)·V, in one
+// dispatch. Flash-attention style: keys and values stream through workgroup
+// memory a tile at a time and each query keeps a running (online) softmax,
+// so the score matrix never goes to memory.
+//
+// Layout: token-major, as the projections produce it, so no transposes are
+// needed: q [batch, q_len, heads, HEAD_DIM], k and v [batch, k_len, heads,
+// HEAD_DIM], out like q; all contiguous f32. One invocation owns one query; a
+// workgroup owns WORKGROUP_SIZE consecutive queries of one (batch, head)
+// (dispatch: x = query blocks, y = batch * heads).
+//
+// Masks: `causal` hides keys after the query; `key_lens[batch]` (when
+// `use_key_lens` is 1) hides keys at or beyond a sequence's length (padding).
+// A query that sees no key at all gets zeros.
+//
+// Template values: workgroup_size, head_dim, tile (keys per tile; 2 * tile *
+// head_dim * 4 bytes of workgroup memory, kept within WebGPU's 16 KiB).
+
+const WORKGROUP_SIZE: u32 = {{ workgroup_size }}u;
+const HEAD_DIM: u32 = {{ head_dim }}u;
+const TILE: u32 = {{ tile }}u;
+const MASKED: f32 = -1.0e30;
+
+// All read_write: see softmax.wgsl.
+@group(0) @binding(0) var<storage, read_write> q: array<f32>;
+@group(0) @binding(1) var<storage, read_write> k: array<f32>;
+@group(0) @binding(2) var<storage, read_write> v: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(4) var<storage, read_write> key_lens: array<u32>;
+// batch, heads, q_len, k_len, causal, use_key_lens, scale (f32 bits)
+@group(0) @binding(5) var<storage, read_write> info: array<u32>;
+
+var<workgroup> k_tile: array<f32, TILE * HEAD_DIM>;
+var<workgroup> v_tile: array<f32, TILE * HEAD_DIM>;
+
+@compute @workgroup_size({{ workgroup_size }}, 1, 1)
+fn main(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let heads = info[1];
+    let q_len = info[2];
+    let k_len_all = info[3];
+    let causal = info[4] == 1u;
+    let scale = bitcast<f32>(info[6]);
+
+    let batch = wid.y / heads;
+    let head = wid.y % heads;
+    let query = wid.x * WORKGROUP_SIZE + lid;
+    let has_query = query < q_len;
+
+    // Keys this workgroup can need at all (uniform across the workgroup).
+    var k_len = k_len_all;
+    if info[5] == 1u {
+        k_len = min(k_len, key_lens[batch]);
+    }
+    var keys_needed = k_len;
+    if causal {
+        keys_needed = min(k_len, (wid.x + 1u) * WORKGROUP_SIZE);
+    }
+    // Keys this invocation's query may see.
+    var visible = k_len;
+    if causal {
+        visible = min(k_len, query + 1u);
+    }
+
+    var q_row: array<f32, HEAD_DIM>;
+    var acc: array<f32, HEAD_DIM>;
+    let q_base = ((batch * q_len + min(query, q_len - 1u)) * heads + head) * HEAD_DIM;
+    for (var d = 0u; d < HEAD_DIM; d++) {
+        q_row[d] = q[q_base + d] * scale;
+        acc[d] = 0.0;
+    }
+    var running_max = MASKED;
+    var running_sum = 0.0;
+    var scores: array<f32, TILE>;
+
+    // Consecutive keys of one head are `heads * HEAD_DIM` apart.
+    let key_stride = heads * HEAD_DIM;
+    let kv_base = batch * k_len_all * key_stride + head * HEAD_DIM;
+    for (var start = 0u; start < keys_needed; start += TILE) {
+        // Cooperative load of the tile's keys and values.
+        for (var i = lid; i < TILE * HEAD_DIM; i += WORKGROUP_SIZE) {
+            let key = start + i / HEAD_DIM;
+            var kv = vec2<f32>(0.0, 0.0);
+            if key < k_len {
+                let at = kv_base + key * key_stride + i % HEAD_DIM;
+                kv = vec2<f32>(k[at], v[at]);
+            }
+            k_tile[i] = kv.x;
+            v_tile[i] = kv.y;
+        }
+        workgroupBarrier();
+
+        if has_query && start < visible {
+            let count = min(TILE, visible - start);
+            var tile_max = MASKED;
+            for (var j = 0u; j < count; j++) {
+                var s = 0.0;
+                for (var d = 0u; d < HEAD_DIM; d++) {
+                    s += q_row[d] * k_tile[j * HEAD_DIM + d];
+                }
+                scores[j] = s;
+                tile_max = max(tile_max, s);
+            }
+            let new_max = max(running_max, tile_max);
+            let correction = exp(running_max - new_max);
+            running_sum *= correction;
+            for (var d = 0u; d < HEAD_DIM; d++) {
+                acc[d] *= correction;
+            }
+            for (var j = 0u; j < count; j++) {
+                let p = exp(scores[j] - new_max);
+                running_sum += p;
+                for (var d = 0u; d < HEAD_DIM; d++) {
+                    acc[d] += p * v_tile[j * HEAD_DIM + d];
+                }
+            }
+            running_max = new_max;
+        }
+        workgroupBarrier();
+    }
+
+    if has_query {
+        let inverse = select(0.0, 1.0 / running_sum, running_sum > 0.0);
+        let out_base = ((batch * q_len + query) * heads + head) * HEAD_DIM;
+        for (var d = 0u; d < HEAD_DIM; d++) {
+            out[out_base + d] = acc[d] * inverse;
+        }
+    }
+}
