@@ -13,11 +13,17 @@
 // `use_key_lens` is 1) hides keys at or beyond a sequence's length (padding).
 // A query that sees no key at all gets zeros.
 //
+// Rows are handled as vec4s (head_dim must be a multiple of 4): a quarter of
+// the loop iterations, SIMD-friendly, and it matters for correctness on Mesa's
+// lavapipe, where the same loops over scalar floats gave wrong results once
+// a sequence passed a few hundred keys at head_dim 64 and above.
+//
 // Template values: workgroup_size, head_dim, tile (keys per tile; 2 * tile *
 // head_dim * 4 bytes of workgroup memory, kept within WebGPU's 16 KiB).
 
 const WORKGROUP_SIZE: u32 = {{ workgroup_size }}u;
 const HEAD_DIM: u32 = {{ head_dim }}u;
+const HEAD_VEC4S: u32 = HEAD_DIM / 4u;
 const TILE: u32 = {{ tile }}u;
 const MASKED: f32 = -1.0e30;
 
@@ -30,8 +36,8 @@ const MASKED: f32 = -1.0e30;
 // batch, heads, q_len, k_len, causal, use_key_lens, scale (f32 bits)
 @group(0) @binding(5) var<storage, read_write> info: array<u32>;
 
-var<workgroup> k_tile: array<f32, TILE * HEAD_DIM>;
-var<workgroup> v_tile: array<f32, TILE * HEAD_DIM>;
+var<workgroup> k_tile: array<vec4<f32>, TILE * HEAD_VEC4S>;
+var<workgroup> v_tile: array<vec4<f32>, TILE * HEAD_VEC4S>;
 
 @compute @workgroup_size({{ workgroup_size }}, 1, 1)
 fn main(
@@ -64,12 +70,13 @@ fn main(
         visible = min(k_len, query + 1u);
     }
 
-    var q_row: array<f32, HEAD_DIM>;
-    var acc: array<f32, HEAD_DIM>;
+    var q_row: array<vec4<f32>, HEAD_VEC4S>;
+    var acc: array<vec4<f32>, HEAD_VEC4S>;
     let q_base = ((batch * q_len + min(query, q_len - 1u)) * heads + head) * HEAD_DIM;
-    for (var d = 0u; d < HEAD_DIM; d++) {
-        q_row[d] = q[q_base + d] * scale;
-        acc[d] = 0.0;
+    for (var d = 0u; d < HEAD_VEC4S; d++) {
+        let at = q_base + 4u * d;
+        q_row[d] = vec4<f32>(q[at], q[at + 1u], q[at + 2u], q[at + 3u]) * scale;
+        acc[d] = vec4<f32>(0.0);
     }
     var running_max = MASKED;
     var running_sum = 0.0;
@@ -80,15 +87,17 @@ fn main(
     let kv_base = batch * k_len_all * key_stride + head * HEAD_DIM;
     for (var start = 0u; start < keys_needed; start += TILE) {
         // Cooperative load of the tile's keys and values.
-        for (var i = lid; i < TILE * HEAD_DIM; i += WORKGROUP_SIZE) {
-            let key = start + i / HEAD_DIM;
-            var kv = vec2<f32>(0.0, 0.0);
+        for (var i = lid; i < TILE * HEAD_VEC4S; i += WORKGROUP_SIZE) {
+            let key = start + i / HEAD_VEC4S;
+            var k4 = vec4<f32>(0.0);
+            var v4 = vec4<f32>(0.0);
             if key < k_len {
-                let at = kv_base + key * key_stride + i % HEAD_DIM;
-                kv = vec2<f32>(k[at], v[at]);
+                let at = kv_base + key * key_stride + 4u * (i % HEAD_VEC4S);
+                k4 = vec4<f32>(k[at], k[at + 1u], k[at + 2u], k[at + 3u]);
+                v4 = vec4<f32>(v[at], v[at + 1u], v[at + 2u], v[at + 3u]);
             }
-            k_tile[i] = kv.x;
-            v_tile[i] = kv.y;
+            k_tile[i] = k4;
+            v_tile[i] = v4;
         }
         workgroupBarrier();
 
@@ -97,8 +106,8 @@ fn main(
             var tile_max = MASKED;
             for (var j = 0u; j < count; j++) {
                 var s = 0.0;
-                for (var d = 0u; d < HEAD_DIM; d++) {
-                    s += q_row[d] * k_tile[j * HEAD_DIM + d];
+                for (var d = 0u; d < HEAD_VEC4S; d++) {
+                    s += dot(q_row[d], k_tile[j * HEAD_VEC4S + d]);
                 }
                 scores[j] = s;
                 tile_max = max(tile_max, s);
@@ -106,14 +115,14 @@ fn main(
             let new_max = max(running_max, tile_max);
             let correction = exp(running_max - new_max);
             running_sum *= correction;
-            for (var d = 0u; d < HEAD_DIM; d++) {
+            for (var d = 0u; d < HEAD_VEC4S; d++) {
                 acc[d] *= correction;
             }
             for (var j = 0u; j < count; j++) {
                 let p = exp(scores[j] - new_max);
                 running_sum += p;
-                for (var d = 0u; d < HEAD_DIM; d++) {
-                    acc[d] += p * v_tile[j * HEAD_DIM + d];
+                for (var d = 0u; d < HEAD_VEC4S; d++) {
+                    acc[d] += p * v_tile[j * HEAD_VEC4S + d];
                 }
             }
             running_max = new_max;
@@ -124,8 +133,13 @@ fn main(
     if has_query {
         let inverse = select(0.0, 1.0 / running_sum, running_sum > 0.0);
         let out_base = ((batch * q_len + query) * heads + head) * HEAD_DIM;
-        for (var d = 0u; d < HEAD_DIM; d++) {
-            out[out_base + d] = acc[d] * inverse;
+        for (var d = 0u; d < HEAD_VEC4S; d++) {
+            let value = acc[d] * inverse;
+            let at = out_base + 4u * d;
+            out[at] = value.x;
+            out[at + 1u] = value.y;
+            out[at + 2u] = value.z;
+            out[at + 3u] = value.w;
         }
     }
 }

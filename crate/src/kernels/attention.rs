@@ -52,7 +52,8 @@ impl KernelSource for AttentionKernel {
 }
 
 /// The fused kernel on token-major `[batch, tokens, heads, head_dim]` tensors,
-/// or `None` when they are not f32 wgpu tensors (the caller then uses Burn's ops).
+/// or `None` when they are not f32 wgpu tensors or `head_dim` is not a
+/// multiple of 4 (the caller then uses Burn's ops).
 /// `key_lens`: per batch entry, how many leading keys are real (padding mask).
 pub fn fused_attention(
     q: &Tensor<4>,
@@ -63,6 +64,9 @@ pub fn fused_attention(
 ) -> Option<Tensor<4>> {
     let (q, k, v) = (wgpu_f32(q)?, wgpu_f32(k)?, wgpu_f32(v)?);
     let [batch, q_len, heads, head_dim]: [usize; 4] = q.meta.shape().to_vec().try_into().ok()?;
+    if !head_dim.is_multiple_of(4) {
+        return None;
+    }
     let k_len = k.meta.shape()[1];
     let output = empty_like(&q, vec![batch, q_len, heads, head_dim]);
     if batch * q_len * heads * head_dim == 0 {

@@ -1,0 +1,248 @@
+//! The WGSL kernels against Burn's own ops, on a real Vulkan driver
+//! (lavapipe in CI): random inputs over a grid of shapes, masks and extreme
+//! values; and proof that the model on wgpu really runs them.
+
+mod common;
+
+use std::sync::Mutex;
+
+use burn::tensor::activation::softmax;
+use burn::tensor::{Device, Tensor, TensorData};
+use common::*;
+use webclip::attention::{Mask, reference_attention};
+use webclip::kernels::{self, attention::fused_attention, softmax::softmax_last_dim};
+use webclip::{device, model::ClipModel};
+
+/// f32 kernels against f32 references.
+const TOLERANCE: f32 = 1e-5;
+
+/// The kernel switch is process-wide: tests that depend on it take turns.
+static SWITCH: Mutex<()> = Mutex::new(());
+
+fn gpu() -> Device {
+    device::wgpu().expect("a Vulkan driver (Mesa's lavapipe in CI)")
+}
+
+/// Deterministic values in [-scale, scale).
+fn values(count: usize, seed: u64, scale: f32) -> Vec<f32> {
+    let mut state = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
+    (0..count)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * scale
+        })
+        .collect()
+}
+
+fn tensor<const D: usize>(data: &[f32], shape: [usize; D], device: &Device) -> Tensor<D> {
+    Tensor::from_data(TensorData::new(data.to_vec(), shape), device)
+}
+
+fn host<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().try_to_vec::<f32>().unwrap()
+}
+
+#[test]
+fn softmax_matches_burn() {
+    let _turn = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
+    let shapes: &[[usize; 2]] = &[
+        [1, 1],
+        [3, 1],
+        [2, 5],
+        [4, 63],
+        [4, 64],
+        [4, 65],
+        [2, 1000],
+        [1, 4097],
+        [300, 77],
+    ];
+    for (i, &[rows, cols]) in shapes.iter().enumerate() {
+        for scale in [1.0, 80.0] {
+            let mut data = values(rows * cols, i as u64, scale);
+            // Masked entries, as an attention mask writes them.
+            for (j, x) in data.iter_mut().enumerate() {
+                if cols > 1 && j % 7 == 3 {
+                    *x = if j % 2 == 0 { f32::NEG_INFINITY } else { -1e9 };
+                }
+            }
+            let before = kernels::launches().softmax;
+            let got = host(softmax_last_dim(tensor(&data, [rows, cols], &gpu())));
+            assert_eq!(kernels::launches().softmax, before + 1, "the kernel ran");
+            let want = host(softmax(tensor(&data, [rows, cols], &device::cpu()), 1));
+            let diff = max_abs_diff(&got, &want);
+            assert!(
+                diff <= TOLERANCE,
+                "softmax {rows}x{cols} scale {scale}: {diff:e}"
+            );
+        }
+    }
+}
+
+#[test]
+fn softmax_of_masked_rows_is_zero_not_nan() {
+    let _turn = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
+    let data = [
+        f32::NEG_INFINITY,
+        f32::NEG_INFINITY,
+        -1e30,
+        0.5,
+        f32::NEG_INFINITY,
+        1.5,
+    ];
+    let got = host(softmax_last_dim(tensor(&data, [2, 3], &gpu())));
+    assert_eq!(&got[..3], &[0.0, 0.0, 0.0]);
+    let e = (-1.0f32).exp();
+    let want = [e / (e + 1.0), 0.0, 1.0 / (e + 1.0)];
+    assert!(max_abs_diff(&got[3..], &want) < TOLERANCE, "{got:?}");
+}
+
+/// Runs the fused kernel and the reference (Burn's ops on the CPU) on the
+/// same `[batch, tokens, heads, head_dim]` inputs.
+fn compare_attention(
+    batch: usize,
+    tokens: usize,
+    heads: usize,
+    head_dim: usize,
+    mask: Mask,
+    scale: f32,
+    seed: u64,
+) {
+    let shape = [batch, tokens, heads, head_dim];
+    let n = batch * tokens * heads * head_dim;
+    // `scale` widens the logits (q and k); values stay in [-1, 1] so the
+    // tolerance is an absolute one on outputs of order 1.
+    let [q, k, v] = [0, 1, 2].map(|i| values(n, seed * 3 + i, if i < 2 { scale } else { 1.0 }));
+    let gpu = gpu();
+    let got = fused_attention(
+        &tensor(&q, shape, &gpu),
+        &tensor(&k, shape, &gpu),
+        &tensor(&v, shape, &gpu),
+        mask == Mask::Causal,
+        None,
+    )
+    .expect("the fused kernel takes f32 wgpu tensors");
+    let cpu = device::cpu();
+    let want = reference_attention(
+        tensor(&q, shape, &cpu),
+        tensor(&k, shape, &cpu),
+        tensor(&v, shape, &cpu),
+        mask,
+    );
+    let diff = max_abs_diff(&host(got), &host(want));
+    assert!(
+        diff <= TOLERANCE,
+        "attention b{batch} t{tokens} h{heads} d{head_dim} {mask:?} scale {scale}: {diff:e}"
+    );
+}
+
+#[test]
+fn attention_matches_burn_over_shapes() {
+    let _turn = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
+    let mut seed = 0;
+    for head_dim in [8, 32, 64, 80, 128] {
+        for tokens in [1, 2, 7, 50, 65, 77, 197] {
+            for mask in [Mask::None, Mask::Causal] {
+                seed += 1;
+                compare_attention(2, tokens, 3, head_dim, mask, 1.0, seed);
+            }
+        }
+    }
+}
+
+#[test]
+fn attention_at_the_largest_clip_length_and_extreme_logits() {
+    let _turn = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
+    // ViT-L/14@336: 577 tokens, 16 heads of 64 (2 here to keep it quick).
+    compare_attention(1, 577, 2, 64, Mask::None, 1.0, 100);
+    compare_attention(1, 577, 1, 128, Mask::Causal, 1.0, 101);
+    compare_attention(1, 577, 1, 80, Mask::None, 1.0, 104);
+    // Scores of several hundred: exp overflows without the running maximum.
+    compare_attention(2, 77, 2, 64, Mask::Causal, 6.0, 102);
+    compare_attention(1, 50, 2, 32, Mask::None, 10.0, 103);
+}
+
+#[test]
+fn attention_padding_mask_hides_keys_past_each_length() {
+    let _turn = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
+    let (batch, tokens, heads, head_dim) = (2, 9, 2, 16);
+    let shape = [batch, tokens, heads, head_dim];
+    let n = batch * tokens * heads * head_dim;
+    let [q, k, v] = [0, 1, 2].map(|i| values(n, 40 + i, 1.0));
+    let gpu = gpu();
+    let lens = [9u32, 4];
+    let got = host(
+        fused_attention(
+            &tensor(&q, shape, &gpu),
+            &tensor(&k, shape, &gpu),
+            &tensor(&v, shape, &gpu),
+            false,
+            Some(&lens),
+        )
+        .unwrap(),
+    );
+    // Reference: each batch entry alone, with its keys cut to its length.
+    let cpu = device::cpu();
+    let per_batch = tokens * heads * head_dim;
+    for (b, &len) in lens.iter().enumerate() {
+        let len = len as usize;
+        let slice = |x: &[f32], rows: usize| {
+            x[b * per_batch..b * per_batch + rows * heads * head_dim].to_vec()
+        };
+        let want = host(reference_attention(
+            tensor(&slice(&q, tokens), [1, tokens, heads, head_dim], &cpu),
+            tensor(&slice(&k, len), [1, len, heads, head_dim], &cpu),
+            tensor(&slice(&v, len), [1, len, heads, head_dim], &cpu),
+            Mask::None,
+        ));
+        let diff = max_abs_diff(&got[b * per_batch..(b + 1) * per_batch], &want);
+        assert!(diff <= TOLERANCE, "batch {b} (length {len}): {diff:e}");
+    }
+}
+
+#[test]
+fn the_model_on_wgpu_runs_the_kernels() {
+    let _turn = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
+    let model = ClipModel::load_dir(&model_dir("tiny-quickgelu"), &gpu()).unwrap();
+    let pixels = golden("tiny-quickgelu", "pixel_values").rows();
+    let texts = ["a photo of a cat", "a dog"];
+
+    let before = kernels::launches();
+    let with_kernels = (
+        model.embed_images(&pixels[..2]).unwrap(),
+        model.classify(&pixels[..1], &texts, "{}").unwrap(),
+    );
+    let after = kernels::launches();
+    // 2 vision layers for embed_images, 2 more when classify encodes its image,
+    // 2 text layers for the prompts; one softmax for the probabilities.
+    assert_eq!(
+        after.attention - before.attention,
+        2 + 2 + 2,
+        "{before:?} -> {after:?}"
+    );
+    assert_eq!(after.softmax - before.softmax, 1, "{before:?} -> {after:?}");
+
+    kernels::set_enabled(false);
+    let model = ClipModel::load_dir(&model_dir("tiny-quickgelu"), &gpu()).unwrap();
+    let without = (
+        model.embed_images(&pixels[..2]).unwrap(),
+        model.classify(&pixels[..1], &texts, "{}").unwrap(),
+    );
+    kernels::set_enabled(true);
+    assert_eq!(kernels::launches(), after, "switched off, no kernel runs");
+    assert_rows_close(
+        "images with/without kernels",
+        &with_kernels.0,
+        &without.0,
+        TOLERANCE,
+    );
+    assert_rows_close(
+        "probs with/without kernels",
+        &with_kernels.1,
+        &without.1,
+        TOLERANCE,
+    );
+}
