@@ -20,6 +20,42 @@ pub fn load_clip(bytes: &[u8], file: &str, config: &ClipConfig, device: &Device)
     weights.clip(config)
 }
 
+/// The shape of an encoder's stack of transformer blocks.
+struct Stack {
+    count: usize,
+    hidden: usize,
+    intermediate: usize,
+    heads: usize,
+    activation: Activation,
+    eps: f64,
+}
+
+impl From<&VisionConfig> for Stack {
+    fn from(c: &VisionConfig) -> Self {
+        Self {
+            count: c.num_hidden_layers,
+            hidden: c.hidden_size,
+            intermediate: c.intermediate_size,
+            heads: c.num_attention_heads,
+            activation: c.hidden_act,
+            eps: c.layer_norm_eps,
+        }
+    }
+}
+
+impl From<&TextConfig> for Stack {
+    fn from(c: &TextConfig) -> Self {
+        Self {
+            count: c.num_hidden_layers,
+            hidden: c.hidden_size,
+            intermediate: c.intermediate_size,
+            heads: c.num_attention_heads,
+            activation: c.hidden_act,
+            eps: c.layer_norm_eps,
+        }
+    }
+}
+
 struct Weights<'a> {
     tensors: SafeTensors<'a>,
     file: &'a str,
@@ -133,17 +169,15 @@ impl<'a> Weights<'a> {
         Ok(norm)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn encoder_layers(
-        &self,
-        prefix: &str,
-        count: usize,
-        hidden: usize,
-        intermediate: usize,
-        heads: usize,
-        activation: Activation,
-        eps: f64,
-    ) -> Result<Vec<EncoderLayer>> {
+    fn encoder_layers(&self, prefix: &str, stack: Stack) -> Result<Vec<EncoderLayer>> {
+        let Stack {
+            count,
+            hidden,
+            intermediate,
+            heads,
+            activation,
+            eps,
+        } = stack;
         (0..count)
             .map(|i| {
                 let p = format!("{prefix}.encoder.layers.{i}");
@@ -202,15 +236,7 @@ impl<'a> Weights<'a> {
             },
             // "layrnorm" is the checkpoint's own spelling.
             pre_layernorm: self.layer_norm("vision_model.pre_layrnorm", h, c.layer_norm_eps)?,
-            layers: self.encoder_layers(
-                "vision_model",
-                c.num_hidden_layers,
-                h,
-                c.intermediate_size,
-                c.num_attention_heads,
-                c.hidden_act,
-                c.layer_norm_eps,
-            )?,
+            layers: self.encoder_layers("vision_model", Stack::from(c))?,
             post_layernorm: self.layer_norm("vision_model.post_layernorm", h, c.layer_norm_eps)?,
         })
     }
@@ -228,15 +254,7 @@ impl<'a> Weights<'a> {
                 "text_model.embeddings.position_embedding.weight",
                 [c.max_position_embeddings, h],
             )?,
-            layers: self.encoder_layers(
-                "text_model",
-                c.num_hidden_layers,
-                h,
-                c.intermediate_size,
-                c.num_attention_heads,
-                c.hidden_act,
-                c.layer_norm_eps,
-            )?,
+            layers: self.encoder_layers("text_model", Stack::from(c))?,
             final_layer_norm: self.layer_norm(
                 "text_model.final_layer_norm",
                 h,

@@ -443,26 +443,12 @@ fn clip_i16(v: u16) -> u8 {
     v.min(255) as u8
 }
 
-fn rgb_from_fn(
+fn rgb_from_fn<T: Copy>(
     w: u32,
     h: u32,
-    src: &[u8],
+    src: &[T],
     channels: usize,
-    f: impl Fn(&[u8]) -> [u8; 3],
-) -> RgbImage {
-    let mut out = Vec::with_capacity(w as usize * h as usize * 3);
-    for px in src.chunks_exact(channels) {
-        out.extend_from_slice(&f(px));
-    }
-    RgbImage::from_raw(w, h, out).expect("buffer size matches dimensions")
-}
-
-fn rgb_from_fn16(
-    w: u32,
-    h: u32,
-    src: &[u16],
-    channels: usize,
-    f: impl Fn(&[u16]) -> [u8; 3],
+    f: impl Fn(&[T]) -> [u8; 3],
 ) -> RgbImage {
     let mut out = Vec::with_capacity(w as usize * h as usize * 3);
     for px in src.chunks_exact(channels) {
@@ -492,15 +478,15 @@ fn to_rgb(img: DynamicImage, alpha: AlphaMode, png_gray: bool) -> RgbImage {
         DynamicImage::ImageRgba8(rgba) => rgb_from_fn(w, h, rgba.as_raw(), 4, |p| {
             blend([p[0], p[1], p[2]], p[3], alpha)
         }),
-        DynamicImage::ImageRgb16(rgb) => rgb_from_fn16(w, h, rgb.as_raw(), 3, |p| {
+        DynamicImage::ImageRgb16(rgb) => rgb_from_fn(w, h, rgb.as_raw(), 3, |p| {
             [high_byte(p[0]), high_byte(p[1]), high_byte(p[2])]
         }),
-        DynamicImage::ImageRgba16(rgba) => rgb_from_fn16(w, h, rgba.as_raw(), 4, |p| {
+        DynamicImage::ImageRgba16(rgba) => rgb_from_fn(w, h, rgba.as_raw(), 4, |p| {
             let rgb = [high_byte(p[0]), high_byte(p[1]), high_byte(p[2])];
             blend(rgb, high_byte(p[3]), alpha)
         }),
-        DynamicImage::ImageLuma16(l) => rgb_from_fn16(w, h, l.as_raw(), 1, |p| [clip_i16(p[0]); 3]),
-        DynamicImage::ImageLumaA16(la) => rgb_from_fn16(w, h, la.as_raw(), 2, |p| {
+        DynamicImage::ImageLuma16(l) => rgb_from_fn(w, h, l.as_raw(), 1, |p| [clip_i16(p[0]); 3]),
+        DynamicImage::ImageLumaA16(la) => rgb_from_fn(w, h, la.as_raw(), 2, |p| {
             let l = if png_gray {
                 clip_i16(p[0])
             } else {
