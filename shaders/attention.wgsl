@@ -18,8 +18,15 @@
 // lavapipe, where the same loops over scalar floats gave wrong results once
 // a sequence passed a few hundred keys at head_dim 64 and above.
 //
-// Template values: workgroup_size, head_dim, tile (keys per tile; 2 * tile *
-// head_dim * 4 bytes of workgroup memory, kept within WebGPU's 16 KiB).
+// Where the adapter has shader-f16, the key and value tiles are kept in f16
+// (tile_elem = f16): half the workgroup memory per key, so twice the keys per
+// tile; products and sums stay in f32.
+//
+// Template values: enable (an `enable` directive or nothing), tile_elem (f32
+// or f16), workgroup_size, head_dim, tile (keys per tile; the two tiles stay
+// within WebGPU's baseline 16 KiB of workgroup memory).
+
+{{ enable }}
 
 const WORKGROUP_SIZE: u32 = {{ workgroup_size }}u;
 const HEAD_DIM: u32 = {{ head_dim }}u;
@@ -36,8 +43,8 @@ const MASKED: f32 = -1.0e30;
 // batch, heads, q_len, k_len, causal, use_key_lens, scale (f32 bits)
 @group(0) @binding(5) var<storage, read_write> info: array<u32>;
 
-var<workgroup> k_tile: array<vec4<f32>, TILE * HEAD_VEC4S>;
-var<workgroup> v_tile: array<vec4<f32>, TILE * HEAD_VEC4S>;
+var<workgroup> k_tile: array<vec4<{{ tile_elem }}>, TILE * HEAD_VEC4S>;
+var<workgroup> v_tile: array<vec4<{{ tile_elem }}>, TILE * HEAD_VEC4S>;
 
 @compute @workgroup_size({{ workgroup_size }}, 1, 1)
 fn main(
@@ -96,8 +103,8 @@ fn main(
                 k4 = vec4<f32>(k[at], k[at + 1u], k[at + 2u], k[at + 3u]);
                 v4 = vec4<f32>(v[at], v[at + 1u], v[at + 2u], v[at + 3u]);
             }
-            k_tile[i] = k4;
-            v_tile[i] = v4;
+            k_tile[i] = vec4<{{ tile_elem }}>(k4);
+            v_tile[i] = vec4<{{ tile_elem }}>(v4);
         }
         workgroupBarrier();
 
@@ -107,7 +114,7 @@ fn main(
             for (var j = 0u; j < count; j++) {
                 var s = 0.0;
                 for (var d = 0u; d < HEAD_VEC4S; d++) {
-                    s += dot(q_row[d], k_tile[j * HEAD_VEC4S + d]);
+                    s += dot(q_row[d], vec4<f32>(k_tile[j * HEAD_VEC4S + d]));
                 }
                 scores[j] = s;
                 tile_max = max(tile_max, s);
@@ -122,7 +129,7 @@ fn main(
                 let p = exp(scores[j] - new_max);
                 running_sum += p;
                 for (var d = 0u; d < HEAD_VEC4S; d++) {
-                    acc[d] += p * v_tile[j * HEAD_VEC4S + d];
+                    acc[d] += p * vec4<f32>(v_tile[j * HEAD_VEC4S + d]);
                 }
             }
             running_max = new_max;

@@ -4,7 +4,14 @@
 // A row whose every value is at or below -1e30 (entirely masked, e.g. all
 // -inf) has no defined distribution: it comes out as zeros, never NaN.
 //
-// Template values: workgroup_size.
+// Where the adapter has subgroups, the two row reductions use subgroup
+// operations and one slot per subgroup (3 barriers) instead of a tree over
+// the workgroup (7 barriers); the launcher strips that code elsewhere.
+//
+// Template values: enable (an `enable` directive or nothing), reduce (the
+// reduction to use), workgroup_size.
+
+{{ enable }}
 
 const WORKGROUP_SIZE: u32 = {{ workgroup_size }}u;
 const MASKED: f32 = -1.0e30;
@@ -18,9 +25,27 @@ const MASKED: f32 = -1.0e30;
 
 var<workgroup> partial: array<f32, WORKGROUP_SIZE>;
 
-// Tree reduction of `partial`; `take_max` picks max, else sum. Every
-// invocation returns the result.
-fn reduce(lid: u32, take_max: bool) -> f32 {
+// BEGIN no-subgroups
+struct Invocation {
+    @builtin(local_invocation_index) lid: u32,
+}
+// END no-subgroups
+// BEGIN subgroups
+struct Invocation {
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(subgroup_invocation_id) lane: u32,
+}
+// END subgroups
+
+fn combine(a: f32, b: f32, take_max: bool) -> f32 {
+    return select(a + b, max(a, b), take_max);
+}
+
+// Workgroup-wide max (take_max) or sum of `value`, returned to every
+// invocation: a tree over workgroup memory.
+fn reduce_tree(value: f32, invocation: Invocation, take_max: bool) -> f32 {
+    let lid = invocation.lid;
+    partial[lid] = value;
     var stride = WORKGROUP_SIZE / 2u;
     loop {
         if stride == 0u {
@@ -30,7 +55,7 @@ fn reduce(lid: u32, take_max: bool) -> f32 {
         if lid < stride {
             let a = partial[lid];
             let b = partial[lid + stride];
-            partial[lid] = select(a + b, max(a, b), take_max);
+            partial[lid] = combine(a, b, take_max);
         }
         stride = stride / 2u;
     }
@@ -40,12 +65,39 @@ fn reduce(lid: u32, take_max: bool) -> f32 {
     return result;
 }
 
+// BEGIN subgroups
+var<workgroup> used_slots: atomic<u32>;
+
+// The same with subgroup operations: each subgroup reduces in registers, its
+// first invocation takes a slot (no assumption about how invocations are
+// grouped into subgroups), and every invocation combines the few slots.
+fn reduce_subgroups(value: f32, invocation: Invocation, take_max: bool) -> f32 {
+    let mine = select(subgroupAdd(value), subgroupMax(value), take_max);
+    if invocation.lane == 0u {
+        partial[atomicAdd(&used_slots, 1u)] = mine;
+    }
+    workgroupBarrier();
+    let slots = atomicLoad(&used_slots);
+    var result = partial[0];
+    for (var i = 1u; i < slots; i++) {
+        result = combine(result, partial[i], take_max);
+    }
+    workgroupBarrier();
+    if invocation.lid == 0u {
+        atomicStore(&used_slots, 0u);
+    }
+    workgroupBarrier();
+    return result;
+}
+// END subgroups
+
 @compute @workgroup_size({{ workgroup_size }}, 1, 1)
 fn main(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) groups: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32,
+    invocation: Invocation,
 ) {
+    let lid = invocation.lid;
     let rows = info[0];
     let cols = info[1];
     // Rows beyond 65535 spill into the y dimension of the dispatch.
@@ -60,8 +112,7 @@ fn main(
     for (var i = lid; i < cols; i += WORKGROUP_SIZE) {
         local_max = max(local_max, input[base + i]);
     }
-    partial[lid] = local_max;
-    let row_max = reduce(lid, true);
+    let row_max = {{ reduce }}(local_max, invocation, true);
 
     if row_max <= MASKED {
         for (var i = lid; i < cols; i += WORKGROUP_SIZE) {
@@ -74,8 +125,7 @@ fn main(
     for (var i = lid; i < cols; i += WORKGROUP_SIZE) {
         local_sum += exp(input[base + i] - row_max);
     }
-    partial[lid] = local_sum;
-    let inverse_sum = 1.0 / reduce(lid, false);
+    let inverse_sum = 1.0 / {{ reduce }}(local_sum, invocation, false);
 
     for (var i = lid; i < cols; i += WORKGROUP_SIZE) {
         output[base + i] = exp(input[base + i] - row_max) * inverse_sum;

@@ -57,9 +57,13 @@ pub fn wgpu() -> Result<Device> {
     };
     DEVICE
         .get_or_init(|| {
-            std::panic::catch_unwind(|| Device::wgpu_options().graphics_api(api).init())
+            std::panic::catch_unwind(|| Device::wgpu_options().graphics_api(api).init_with_setup())
                 .map_err(|_| "the GPU runtime panicked while starting".to_string())
                 .and_then(|r| r.map_err(|e| e.to_string()))
+                .map(|(device, setup)| {
+                    crate::kernels::record_gpu(&setup);
+                    device
+                })
         })
         .clone()
         .map_err(|e| Error::Device(format!("no usable GPU adapter ({e}); use --device cpu")))

@@ -8,42 +8,46 @@ use burn::cubecl::server::KernelArguments;
 use burn::cubecl::{CubeCount, CubeDim};
 use burn::tensor::Tensor;
 
-use super::{ATTENTION_LAUNCHES, empty_like, info_buffer, wgpu_f32};
+use super::{
+    ATTENTION_F16_LAUNCHES, ATTENTION_LAUNCHES, empty_like, info_buffer, use_f16, wgpu_f32,
+};
 
 const WORKGROUP_SIZE: u32 = 64;
-/// Floats of workgroup memory for the key and value tiles together: 16 KiB,
-/// WebGPU's baseline limit.
-const TILE_FLOATS: usize = 4096;
+/// Workgroup memory for the key and value tiles together: 16 KiB, WebGPU's
+/// baseline limit.
+const TILE_BYTES: usize = 16 * 1024;
+const SOURCE: &str = include_str!("../../../shaders/attention.wgsl");
 
 struct AttentionKernel {
     head_dim: usize,
     tile: usize,
+    /// Key and value tiles in f16 (the adapter has shader-f16).
+    f16: bool,
 }
 
 impl AttentionKernel {
-    fn new(head_dim: usize) -> Self {
+    fn new(head_dim: usize, f16: bool) -> Self {
+        let element = if f16 { 2 } else { 4 };
         Self {
             head_dim,
-            tile: (TILE_FLOATS / 2 / head_dim).clamp(1, 64),
+            tile: (TILE_BYTES / (2 * head_dim * element)).clamp(1, 64),
+            f16,
         }
     }
 }
 
 impl KernelSource for AttentionKernel {
     fn source(&self) -> SourceTemplate {
-        SourceTemplate::new(include_str!("../../../shaders/attention.wgsl"))
+        SourceTemplate::new(SOURCE)
+            .register("enable", if self.f16 { "enable f16;" } else { "" })
+            .register("tile_elem", if self.f16 { "f16" } else { "f32" })
             .register("workgroup_size", WORKGROUP_SIZE.to_string())
             .register("head_dim", self.head_dim.to_string())
             .register("tile", self.tile.to_string())
     }
 
     fn id(&self) -> KernelId {
-        KernelId::new::<Self>().info((
-            WORKGROUP_SIZE,
-            self.head_dim,
-            self.tile,
-            include_str!("../../../shaders/attention.wgsl"),
-        ))
+        KernelId::new::<Self>().info((WORKGROUP_SIZE, self.head_dim, self.tile, self.f16, SOURCE))
     }
 
     fn lang(&self) -> &'static str {
@@ -91,9 +95,10 @@ pub fn fused_attention(
         ],
     );
     let query_blocks = q_len.div_ceil(WORKGROUP_SIZE as usize) as u32;
+    let half_tiles = use_f16();
     q.client.launch(
         Box::new(SourceKernel::new(
-            AttentionKernel::new(head_dim),
+            AttentionKernel::new(head_dim, half_tiles),
             CubeDim::new_1d(WORKGROUP_SIZE),
         )),
         CubeCount::Static(query_blocks, (batch * heads) as u32, 1),
@@ -106,5 +111,8 @@ pub fn fused_attention(
             .with_buffer(info.binding()),
     );
     ATTENTION_LAUNCHES.fetch_add(1, Ordering::SeqCst);
+    if half_tiles {
+        ATTENTION_F16_LAUNCHES.fetch_add(1, Ordering::SeqCst);
+    }
     Some(Tensor::from_primitive::<Wgpu>(output))
 }

@@ -1,30 +1,52 @@
 //! Launcher of `shaders/softmax.wgsl`: softmax over the last dimension.
 
-use burn::backend::wgpu::{KernelSource, SourceKernel, SourceTemplate};
+use std::sync::atomic::Ordering;
+
+use burn::backend::wgpu::{KernelSource, SourceKernel, SourceTemplate, Wgpu};
 use burn::cubecl::prelude::KernelId;
 use burn::cubecl::server::KernelArguments;
 use burn::cubecl::{CubeCount, CubeDim};
 use burn::tensor::Tensor;
-use std::sync::atomic::Ordering;
 
-use super::{SOFTMAX_LAUNCHES, empty_like, grid, info_buffer, wgpu_f32};
+use super::{
+    SOFTMAX_LAUNCHES, SOFTMAX_SUBGROUP_LAUNCHES, empty_like, grid, info_buffer, use_subgroups,
+    wgpu_f32, without_section,
+};
 
 const WORKGROUP_SIZE: u32 = 64;
+const SOURCE: &str = include_str!("../../../shaders/softmax.wgsl");
+/// Browsers' WGSL compilers want subgroups enabled by a directive; wgpu's
+/// native one (naga) rejects the directive and enables them with the feature.
+const SUBGROUPS_DIRECTIVE: &str = if cfg!(target_family = "wasm") {
+    "enable subgroups;"
+} else {
+    ""
+};
 
-struct SoftmaxKernel;
+struct SoftmaxKernel {
+    /// Reduce with subgroup operations (the adapter has subgroups).
+    subgroups: bool,
+}
 
 impl KernelSource for SoftmaxKernel {
     fn source(&self) -> SourceTemplate {
-        SourceTemplate::new(include_str!("../../../shaders/softmax.wgsl"))
+        let (text, enable, reduce) = match self.subgroups {
+            true => (
+                without_section(SOURCE, "no-subgroups"),
+                SUBGROUPS_DIRECTIVE,
+                "reduce_subgroups",
+            ),
+            false => (without_section(SOURCE, "subgroups"), "", "reduce_tree"),
+        };
+        SourceTemplate::new(text)
+            .register("enable", enable)
+            .register("reduce", reduce)
             .register("workgroup_size", WORKGROUP_SIZE.to_string())
     }
 
     fn id(&self) -> KernelId {
         // The text is part of the id so an edited shader is never served stale.
-        KernelId::new::<Self>().info((
-            WORKGROUP_SIZE,
-            include_str!("../../../shaders/softmax.wgsl"),
-        ))
+        KernelId::new::<Self>().info((WORKGROUP_SIZE, self.subgroups, SOURCE))
     }
 
     fn lang(&self) -> &'static str {
@@ -43,13 +65,14 @@ pub fn softmax_last_dim<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     let rows = shape.iter().product::<usize>() / cols.max(1);
     let output = empty_like(&input, shape);
     if rows == 0 || cols == 0 {
-        return Tensor::from_primitive::<burn::backend::wgpu::Wgpu>(output);
+        return Tensor::from_primitive::<Wgpu>(output);
     }
     let info = info_buffer(&input, &[rows as u32, cols as u32]);
     let (x_groups, y_groups) = grid(rows);
+    let subgroups = use_subgroups();
     input.client.launch(
         Box::new(SourceKernel::new(
-            SoftmaxKernel,
+            SoftmaxKernel { subgroups },
             CubeDim::new_1d(WORKGROUP_SIZE),
         )),
         CubeCount::Static(x_groups, y_groups, 1),
@@ -59,5 +82,8 @@ pub fn softmax_last_dim<const D: usize>(x: Tensor<D>) -> Tensor<D> {
             .with_buffer(info.binding()),
     );
     SOFTMAX_LAUNCHES.fetch_add(1, Ordering::SeqCst);
-    Tensor::from_primitive::<burn::backend::wgpu::Wgpu>(output)
+    if subgroups {
+        SOFTMAX_SUBGROUP_LAUNCHES.fetch_add(1, Ordering::SeqCst);
+    }
+    Tensor::from_primitive::<Wgpu>(output)
 }
