@@ -38,6 +38,8 @@ fn random<const D: usize>(shape: [usize; D], device: &Device) -> Tensor<D> {
 }
 
 fn bench_attention(device: &Device, repeats: usize) {
+    let gpu = kernels::gpu().unwrap_or_default();
+    println!("adapter: {gpu:?}");
     println!("attention: ours (fused WGSL) vs Burn's matmul + softmax + matmul, batch 1");
     let shapes = [
         ("ViT-B/32 image", 50, 12, 64, Mask::None),
@@ -48,15 +50,23 @@ fn bench_attention(device: &Device, repeats: usize) {
     for (name, tokens, heads, head_dim, mask) in shapes {
         let [q, k, v] = [0; 3].map(|_| random([1, tokens, heads, head_dim], device));
         let causal = mask == Mask::Causal;
-        let ours = time(device, repeats, || {
-            fused_attention(&q, &k, &v, causal, None).expect("wgpu tensors");
-        });
+        let mut ours = [0.0; 2];
+        for (i, f16) in [false, true].into_iter().enumerate() {
+            kernels::allow_variants(f16, false);
+            ours[i] = time(device, repeats, || {
+                fused_attention(&q, &k, &v, causal, None).expect("wgpu tensors");
+            });
+        }
+        kernels::reset_variants();
         let burn = time(device, repeats, || {
             reference_attention(q.clone(), k.clone(), v.clone(), mask);
         });
         println!(
-            "  {name:<20} ours {ours:8.3} ms  burn {burn:8.3} ms  speed-up {:.2}x",
-            burn / ours
+            "  {name:<20} ours {:8.3} ms (f16 tiles {:8.3} ms)  burn {burn:8.3} ms  speed-up {:.2}x ({:.2}x)",
+            ours[0],
+            ours[1],
+            burn / ours[0],
+            burn / ours[1]
         );
     }
 }
