@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+#[cfg(not(target_family = "wasm"))]
+use burn::cubecl::future::block_on;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::clip::Clip;
@@ -199,45 +201,62 @@ pub fn split_rows(values: Vec<f32>, dim: usize) -> Vec<Vec<f32>> {
     values.chunks(dim.max(1)).map(<[f32]>::to_vec).collect()
 }
 
-/// Reads a tensor back to the host (native: blocking).
-#[cfg(not(target_family = "wasm"))]
-pub fn read_rows(tensor: Tensor<2>) -> Result<Vec<Vec<f32>>> {
+/// Reads a `[rows, dim]` tensor back to the host (asynchronously: browsers
+/// cannot block on the GPU).
+pub async fn read_rows_async(tensor: Tensor<2>) -> Result<Vec<Vec<f32>>> {
     let [_, dim] = tensor.dims();
     let values = tensor
-        .try_into_data()
+        .into_data_async()
+        .await
         .map_err(|e| Error::Device(format!("reading results back failed: {e:?}")))?
         .try_into_vec::<f32>()
         .map_err(|e| Error::Device(format!("unexpected result type: {e:?}")))?;
     Ok(split_rows(values, dim))
 }
 
-#[cfg(not(target_family = "wasm"))]
 impl ClipModel {
     /// Unit-norm embeddings of preprocessed images, in order.
-    pub fn embed_images(&self, pixels: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
+    pub async fn embed_images_async(&self, pixels: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
         let mut rows = Vec::with_capacity(pixels.len());
         for chunk in pixels.chunks(BATCH) {
             let refs: Vec<&[f32]> = chunk.iter().map(Vec::as_slice).collect();
-            rows.extend(read_rows(self.image_embeds_tensor(&refs)?)?);
+            rows.extend(read_rows_async(self.image_embeds_tensor(&refs)?).await?);
         }
         Ok(rows)
     }
 
     /// Unit-norm embeddings of texts, in order; each distinct text is encoded
     /// once per model and then served from the cache.
-    pub fn embed_texts(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+    pub async fn embed_texts_async(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
         if texts.is_empty() {
             return Err(Error::Input("no texts to encode".into()));
         }
         let missing = self.uncached_texts(texts);
         for chunk in missing.chunks(BATCH) {
-            let rows = read_rows(self.text_embeds_tensor(chunk)?)?;
+            let rows = read_rows_async(self.text_embeds_tensor(chunk)?).await?;
             self.cache_texts(chunk, rows);
         }
         match self.cached_texts(texts) {
             Some(rows) => Ok(rows),
             // Only when the cache was emptied mid-call by a huge batch.
-            None => read_rows(self.text_embeds_tensor(texts)?),
+            None => read_rows_async(self.text_embeds_tensor(texts)?).await,
         }
+    }
+}
+
+/// Blocking forms of the async calls, for native callers.
+#[cfg(not(target_family = "wasm"))]
+pub fn read_rows(tensor: Tensor<2>) -> Result<Vec<Vec<f32>>> {
+    block_on(read_rows_async(tensor))
+}
+
+#[cfg(not(target_family = "wasm"))]
+impl ClipModel {
+    pub fn embed_images(&self, pixels: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
+        block_on(self.embed_images_async(pixels))
+    }
+
+    pub fn embed_texts(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        block_on(self.embed_texts_async(texts))
     }
 }

@@ -5,7 +5,7 @@ use burn::tensor::Tensor;
 
 use crate::error::{Error, Result};
 use crate::kernels::softmax::softmax_last_dim;
-use crate::model::ClipModel;
+use crate::model::{ClipModel, read_rows_async};
 
 pub const DEFAULT_TEMPLATE: &str = "a photo of a {}";
 
@@ -45,8 +45,7 @@ pub fn probabilities(
 
 impl ClipModel {
     /// Probabilities of each label for each preprocessed image (rows: images).
-    #[cfg(not(target_family = "wasm"))]
-    pub fn classify<S: AsRef<str>>(
+    pub async fn classify_async<S: AsRef<str>>(
         &self,
         pixels: &[Vec<f32>],
         labels: &[S],
@@ -54,9 +53,20 @@ impl ClipModel {
     ) -> Result<Vec<Vec<f32>>> {
         let prompts = prompts(labels, template)?;
         let prompt_refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
-        let text = self.rows_to_tensor(&self.embed_texts(&prompt_refs)?);
-        let images = self.rows_to_tensor(&self.embed_images(pixels)?);
-        crate::model::read_rows(probabilities(images, text, self.clip.logit_scale_exp()))
+        let text = self.rows_to_tensor(&self.embed_texts_async(&prompt_refs).await?);
+        let images = self.rows_to_tensor(&self.embed_images_async(pixels).await?);
+        read_rows_async(probabilities(images, text, self.clip.logit_scale_exp())).await
+    }
+
+    /// Blocking [`Self::classify_async`], for native callers.
+    #[cfg(not(target_family = "wasm"))]
+    pub fn classify<S: AsRef<str>>(
+        &self,
+        pixels: &[Vec<f32>],
+        labels: &[S],
+        template: &str,
+    ) -> Result<Vec<Vec<f32>>> {
+        burn::cubecl::future::block_on(self.classify_async(pixels, labels, template))
     }
 }
 
