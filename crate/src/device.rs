@@ -76,3 +76,38 @@ pub fn device(choice: DeviceChoice) -> Result<Device> {
         DeviceChoice::Wgpu => wgpu(),
     }
 }
+
+/// The browser's device: `"webgpu"`, `"cpu"`, or `"auto"` (WebGPU when the
+/// browser has an adapter, software fallback adapters included; else the
+/// CPU). Returns the device and the name of what runs it.
+#[cfg(target_family = "wasm")]
+pub async fn browser_device(choice: &str) -> Result<(Device, String)> {
+    use burn::tensor::wgpu::WgpuBackend;
+
+    let webgpu = || async {
+        Device::wgpu_options()
+            .graphics_api(WgpuBackend::WebGpu)
+            .init_with_setup_async()
+            .await
+            .map(|(device, setup)| {
+                crate::kernels::record_gpu(&setup);
+                device
+            })
+            .map_err(|e| {
+                Error::Device(format!(
+                    "this browser offers no usable WebGPU adapter ({e}); choose the CPU"
+                ))
+            })
+    };
+    match choice {
+        "cpu" => Ok((cpu(), "cpu".into())),
+        "webgpu" => Ok((webgpu().await?, "webgpu".into())),
+        "auto" => match webgpu().await {
+            Ok(device) => Ok((device, "webgpu".into())),
+            Err(_) => Ok((cpu(), "cpu".into())),
+        },
+        other => Err(Error::Input(format!(
+            "unknown device {other:?}; use webgpu, cpu or auto"
+        ))),
+    }
+}

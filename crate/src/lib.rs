@@ -17,6 +17,8 @@ pub mod preprocess;
 pub mod text;
 pub mod tokenizer;
 pub mod vision;
+#[cfg(target_family = "wasm")]
+pub mod web;
 pub mod zeroshot;
 
 pub use error::{Error, Result};
