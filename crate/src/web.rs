@@ -18,6 +18,18 @@ pub struct WebClip {
     device: String,
 }
 
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    fn console_error(message: &str);
+}
+
+/// A panic aborts the module (panic = "abort"): say why on the console first,
+/// so the page can report it and start a fresh worker.
+fn report_panics() {
+    std::panic::set_hook(Box::new(|info| console_error(&format!("webclip panicked: {info}"))));
+}
+
 fn js_error(error: impl std::fmt::Display) -> JsValue {
     js_sys::Error::new(&error.to_string()).into()
 }
@@ -39,6 +51,7 @@ impl WebClip {
         preprocessor_config: Option<String>,
         device: String,
     ) -> Result<WebClip, JsValue> {
+        report_panics();
         let (burn_device, device) = browser_device(&device).await.map_err(js_error)?;
         let files = ModelFiles {
             config,

@@ -4,6 +4,10 @@
 //!   tests run on a real driver even without a GPU) and runs every test.
 //! - `bench [REPEATS]`: times webclip's encoders on the CPU beside PyTorch and
 //!   onnxruntime on the same random ViT-B/32-shaped model, and prints ratios.
+//! - `dist`: builds the web page into `dist/` (any static host can serve it).
+//! - `serve [PORT]`: `dist`, then serves it on localhost.
+
+mod web;
 
 use std::path::Path;
 use std::process::{Command, ExitCode};
@@ -13,9 +17,14 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
         Some("bench") => bench(args.get(1).map_or("10", String::as_str)),
+        Some("dist") => web::dist().map(|_| ()),
+        Some("serve") => match args.get(1).map_or(Ok(8000), |p| p.parse()) {
+            Ok(port) => web::serve(port),
+            Err(_) => Err("the port must be a number".into()),
+        },
         _ => {
             eprintln!(
-                "usage: cargo xtask test [cargo test arguments] | cargo xtask bench [REPEATS]"
+                "usage: cargo xtask test [cargo test args] | bench [REPEATS] | dist | serve [PORT]"
             );
             return ExitCode::from(2);
         }

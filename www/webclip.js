@@ -1,0 +1,98 @@
+// webclip's JavaScript API: CLIP in the page, on WebGPU or the CPU. The model
+// lives in a Web Worker, so the page never blocks; nothing leaves the browser
+// except the download of the weights themselves.
+//
+//   const model = await ClipModel.load("models/clip", { device: "auto", onProgress });
+//   const { labels, probs } = await model.classify(file, ["cat", "dog"]);
+
+export class ClipModel {
+  #worker;
+  #calls = new Map();
+  #nextId = 0;
+
+  /** "webgpu" or "cpu": what runs the model. */
+  device = "";
+  /** Length of one embedding. */
+  embedDim = 0;
+
+  constructor(worker) {
+    this.#worker = worker;
+    worker.onmessage = ({ data }) => {
+      const call = this.#calls.get(data.id);
+      if (!call) return;
+      if (data.progress) {
+        call.onProgress?.(data.progress);
+        return;
+      }
+      this.#calls.delete(data.id);
+      if (data.error) call.reject(new Error(data.error));
+      else call.resolve(data.result);
+    };
+    worker.onerror = (event) => {
+      for (const call of this.#calls.values()) call.reject(new Error(event.message || "the model's worker failed"));
+      this.#calls.clear();
+    };
+  }
+
+  #call(op, args, onProgress) {
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#calls.set(id, { resolve, reject, onProgress });
+      this.#worker.postMessage({ id, op, args });
+    });
+  }
+
+  /**
+   * Loads a model in the Hugging Face layout (config.json, model.safetensors,
+   * tokenizer.json, preprocessor_config.json) from a folder URL, a hub URL
+   * `https://huggingface.co/{repo}/resolve/{revision}`, or local files (a FileList).
+   */
+  static async load(source, { device = "auto", onProgress } = {}) {
+    const worker = new Worker(new URL("./worker.js", import.meta.url), { type: "module" });
+    const model = new ClipModel(worker);
+    const from = typeof source === "string" ? { url: new URL(source, document.baseURI).href } : { files: [...source] };
+    try {
+      const info = await model.#call("load", { from, device }, onProgress);
+      model.device = info.device;
+      model.embedDim = info.embedDim;
+      return model;
+    } catch (error) {
+      worker.terminate();
+      throw error;
+    }
+  }
+
+  /** Rows of L2-normalized text embeddings, one per text, in one Float32Array. */
+  embedText(texts) {
+    return this.#call("embedTexts", { texts: [...texts] });
+  }
+
+  /** The L2-normalized embedding of an image (Uint8Array of a file, Blob, or ImageData). */
+  async embedImage(image) {
+    return this.#call("embedImage", { bytes: await imageBytes(image) });
+  }
+
+  /** Zero-shot classification: `{ labels, probs }`, probs in the order of labels. */
+  async classify(image, labels, template = "a photo of a {}") {
+    const probs = await this.#call("classify", { bytes: await imageBytes(image), labels: [...labels], template });
+    return { labels: [...labels], probs };
+  }
+
+  /** Stops the worker and frees the model. */
+  dispose() {
+    this.#worker.terminate();
+  }
+}
+
+/** The bytes of an encoded image file. ImageData is encoded as PNG first. */
+async function imageBytes(image) {
+  if (image instanceof Uint8Array) return image;
+  if (image instanceof Blob) return new Uint8Array(await image.arrayBuffer());
+  if (typeof ImageData !== "undefined" && image instanceof ImageData) {
+    const canvas = new OffscreenCanvas(image.width, image.height);
+    canvas.getContext("2d").putImageData(image, 0, 0);
+    const blob = await canvas.convertToBlob({ type: "image/png" });
+    return new Uint8Array(await blob.arrayBuffer());
+  }
+  throw new Error("an image must be a Uint8Array of an image file, a Blob or File, or ImageData");
+}

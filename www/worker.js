@@ -1,0 +1,110 @@
+// The Web Worker that owns the model: downloads (or reads) its files, runs the
+// wasm module, answers the page's calls. See webclip.js for the API.
+
+import init, { WebClip } from "./pkg/webclip_wasm.js";
+
+const ready = init({ module_or_path: new URL("./pkg/webclip_wasm_bg.wasm", import.meta.url) });
+let model = null;
+
+const FILES = [
+  { name: "config.json", text: true },
+  { name: "model.safetensors" },
+  { name: "tokenizer.json" },
+  { name: "tokenizer_config.json", text: true, optional: true },
+  { name: "preprocessor_config.json", text: true, optional: true },
+];
+const CACHE = "webclip-models";
+
+onmessage = async ({ data: { id, op, args } }) => {
+  try {
+    await ready;
+    const result = await handle(op, args, (progress) => postMessage({ id, progress }));
+    postMessage({ id, result });
+  } catch (error) {
+    postMessage({ id, error: String(error?.message ?? error) });
+  }
+};
+
+async function handle(op, args, progress) {
+  if (op === "load") {
+    const files = args.from.files ? await readLocal(args.from.files) : await download(args.from.url, progress);
+    model = await WebClip.load(
+      files["config.json"],
+      files["model.safetensors"],
+      files["tokenizer.json"],
+      files["tokenizer_config.json"],
+      files["preprocessor_config.json"],
+      args.device,
+    );
+    return { device: model.device, embedDim: model.embedDim };
+  }
+  if (!model) throw new Error("no model is loaded yet");
+  if (op === "embedTexts") return await model.embedTexts(args.texts);
+  if (op === "embedImage") return await model.embedImage(args.bytes);
+  if (op === "classify") return await model.classify(args.bytes, args.labels, args.template);
+  throw new Error(`unknown call ${op}`);
+}
+
+/** Files picked or dropped by the person: matched by name, folders ignored. */
+async function readLocal(list) {
+  const files = {};
+  for (const { name, text, optional } of FILES) {
+    const file = list.find((f) => f.name === name);
+    if (!file) {
+      if (optional) continue;
+      throw new Error(`${name} is missing from the chosen files`);
+    }
+    files[name] = text ? await file.text() : new Uint8Array(await file.arrayBuffer());
+  }
+  return files;
+}
+
+/** Downloads the model folder at `base`, from the Cache API when it is there. */
+async function download(base, progress) {
+  const cache = await caches.open(CACHE).catch(() => null);
+  const files = {};
+  for (const { name, text, optional } of FILES) {
+    const url = `${base.replace(/\/$/, "")}/${name}`;
+    let response = await cache?.match(url);
+    if (!response) {
+      try {
+        response = await fetch(url);
+      } catch {
+        throw new Error(`could not reach ${new URL(url).host} to download ${name}; check the connection or load local files`);
+      }
+      if (!response.ok) {
+        if (optional && response.status === 404) continue;
+        throw new Error(`${url} answered ${response.status} ${response.statusText}`);
+      }
+      const body = await readWithProgress(response, name, progress);
+      await cache?.put(url, new Response(body, { headers: response.headers })).catch(() => {});
+      files[name] = text ? new TextDecoder().decode(body) : body;
+      continue;
+    }
+    const body = new Uint8Array(await response.arrayBuffer());
+    progress({ file: name, loaded: body.length, total: body.length, cached: true });
+    files[name] = text ? new TextDecoder().decode(body) : body;
+  }
+  return files;
+}
+
+async function readWithProgress(response, file, progress) {
+  const total = Number(response.headers.get("content-length")) || 0;
+  const reader = response.body.getReader();
+  const chunks = [];
+  let loaded = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    loaded += value.length;
+    progress({ file, loaded, total });
+  }
+  const body = new Uint8Array(loaded);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return body;
+}

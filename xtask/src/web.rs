@@ -1,0 +1,146 @@
+//! The web page: `dist` builds the wasm module and writes a static site to
+//! `dist/`; `serve` does that and serves it on localhost.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::{cargo, root, run};
+
+/// The wasm module's name inside `dist/pkg/`; the page's own API module is
+/// `webclip.js`.
+const MODULE: &str = "webclip_wasm";
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
+}
+
+fn ensure_wasm_target() -> Result<(), String> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map(|out| String::from_utf8_lossy(&out.stdout).contains("wasm32-unknown-unknown"))
+        .unwrap_or(false);
+    if installed {
+        return Ok(());
+    }
+    run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(to).map_err(|e| format!("{}: {e}", to.display()))?;
+    for entry in std::fs::read_dir(from).map_err(|e| format!("{}: {e}", from.display()))? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &target)?;
+        } else {
+            std::fs::copy(&path, &target).map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Builds the wasm module (release-sized `web` profile), generates its
+/// JavaScript bindings and copies the page: everything a static host needs.
+pub fn dist() -> Result<PathBuf, String> {
+    ensure_wasm_target()?;
+    run(cargo().current_dir(root()).args([
+        "rustc",
+        "-p",
+        "webclip",
+        "--lib",
+        "--target",
+        "wasm32-unknown-unknown",
+        "--no-default-features",
+        "--profile",
+        "web",
+        "--crate-type",
+        "cdylib",
+    ]))?;
+    let wasm = target_dir().join("wasm32-unknown-unknown/web/webclip.wasm");
+    let dist = root().join("dist");
+    let _ = std::fs::remove_dir_all(&dist);
+    copy_dir(&root().join("www"), &dist)?;
+    wasm_bindgen_cli_support::Bindgen::new()
+        .input_path(&wasm)
+        .web(true)
+        .map_err(|e| e.to_string())?
+        .typescript(true)
+        .out_name(MODULE)
+        .generate(dist.join("pkg"))
+        .map_err(|e| format!("wasm-bindgen: {e}"))?;
+    eprintln!("xtask: wrote {}", dist.display());
+    Ok(dist)
+}
+
+/// `dist`, then serves it (and, under `/fixtures/`, the test fixtures) on
+/// 127.0.0.1 with the cross-origin isolation headers the page wants.
+pub fn serve(port: u16) -> Result<(), String> {
+    let dist = dist()?;
+    let listener = TcpListener::bind(("127.0.0.1", port)).map_err(|e| format!("port {port}: {e}"))?;
+    eprintln!("xtask: serving http://127.0.0.1:{port}/ (Ctrl-C stops)");
+    let fixtures = root().join("tests/fixtures");
+    for stream in listener.incoming().flatten() {
+        let (dist, fixtures) = (dist.clone(), fixtures.clone());
+        std::thread::spawn(move || {
+            let _ = respond(stream, &dist, &fixtures);
+        });
+    }
+    Ok(())
+}
+
+fn content_type(path: &Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
+        "html" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "json" => "application/json",
+        "wasm" => "application/wasm",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "webp" => "image/webp",
+        "gif" => "image/gif",
+        "svg" => "image/svg+xml",
+        "ts" => "text/plain; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+fn respond(stream: TcpStream, dist: &Path, fixtures: &Path) -> std::io::Result<()> {
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut request = String::new();
+    reader.read_line(&mut request)?;
+    // Drain the headers.
+    let mut line = String::new();
+    while reader.read_line(&mut line)? > 2 {
+        line.clear();
+    }
+    let path = request.split_whitespace().nth(1).unwrap_or("/");
+    let path = path.split(['?', '#']).next().unwrap_or("/");
+    let file = if path.contains("..") {
+        None
+    } else if let Some(rest) = path.strip_prefix("/fixtures/") {
+        Some(fixtures.join(rest))
+    } else if path.ends_with('/') {
+        Some(dist.join(path.trim_start_matches('/')).join("index.html"))
+    } else {
+        Some(dist.join(path.trim_start_matches('/')))
+    };
+    let mut stream = stream;
+    match file.and_then(|f| std::fs::read(&f).ok().map(|body| (f, body))) {
+        Some((file, body)) => {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nContent-Length: {}\r\n\
+                 Cross-Origin-Opener-Policy: same-origin\r\nCross-Origin-Embedder-Policy: require-corp\r\n\
+                 Cross-Origin-Resource-Policy: same-origin\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n",
+                content_type(&file),
+                body.len()
+            );
+            stream.write_all(head.as_bytes())?;
+            stream.write_all(&body)
+        }
+        None => stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+    }
+}
