@@ -43,6 +43,10 @@ const MASKED: f32 = -1.0e30;
 // batch, heads, q_len, k_len, causal, use_key_lens, scale (f32 bits)
 @group(0) @binding(5) var<storage, read_write> info: array<u32>;
 
+// Values read from storage are not provably uniform; the tile loop holds
+// barriers, so its bound passes through workgroup memory.
+var<workgroup> uniform_keys_needed: u32;
+
 var<workgroup> k_tile: array<vec4<{{ tile_elem }}>, TILE * HEAD_VEC4S>;
 var<workgroup> v_tile: array<vec4<{{ tile_elem }}>, TILE * HEAD_VEC4S>;
 
@@ -67,10 +71,14 @@ fn main(
     if info[5] == 1u {
         k_len = min(k_len, key_lens[batch]);
     }
-    var keys_needed = k_len;
-    if causal {
-        keys_needed = min(k_len, (wid.x + 1u) * WORKGROUP_SIZE);
+    if lid == 0u {
+        var needed = k_len;
+        if causal {
+            needed = min(k_len, (wid.x + 1u) * WORKGROUP_SIZE);
+        }
+        uniform_keys_needed = needed;
     }
+    let keys_needed = workgroupUniformLoad(&uniform_keys_needed);
     // Keys this invocation's query may see.
     var visible = k_len;
     if causal {

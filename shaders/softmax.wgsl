@@ -24,6 +24,10 @@ const MASKED: f32 = -1.0e30;
 @group(0) @binding(2) var<storage, read_write> info: array<u32>;
 
 var<workgroup> partial: array<f32, WORKGROUP_SIZE>;
+// Values read from storage are not provably uniform; barriers need control
+// flow that is, so the row size passes through workgroup memory.
+var<workgroup> uniform_rows: u32;
+var<workgroup> uniform_cols: u32;
 
 // BEGIN no-subgroups
 struct Invocation {
@@ -59,14 +63,16 @@ fn reduce_tree(value: f32, invocation: Invocation, take_max: bool) -> f32 {
         }
         stride = stride / 2u;
     }
-    workgroupBarrier();
-    let result = partial[0];
+    // Also the barrier after the last step; the result is provably uniform.
+    let result = workgroupUniformLoad(&partial[0]);
+    // `partial` is written again by the next reduction.
     workgroupBarrier();
     return result;
 }
 
 // BEGIN subgroups
 var<workgroup> used_slots: atomic<u32>;
+var<workgroup> uniform_result: f32;
 
 // The same with subgroup operations: each subgroup reduces in registers, its
 // first invocation takes a slot (no assumption about how invocations are
@@ -85,9 +91,10 @@ fn reduce_subgroups(value: f32, invocation: Invocation, take_max: bool) -> f32 {
     workgroupBarrier();
     if invocation.lid == 0u {
         atomicStore(&used_slots, 0u);
+        uniform_result = result;
     }
-    workgroupBarrier();
-    return result;
+    // Every invocation computed the same value; this makes it provably uniform.
+    return workgroupUniformLoad(&uniform_result);
 }
 // END subgroups
 
@@ -98,8 +105,12 @@ fn main(
     invocation: Invocation,
 ) {
     let lid = invocation.lid;
-    let rows = info[0];
-    let cols = info[1];
+    if lid == 0u {
+        uniform_rows = info[0];
+        uniform_cols = info[1];
+    }
+    let rows = workgroupUniformLoad(&uniform_rows);
+    let cols = workgroupUniformLoad(&uniform_cols);
     // Rows beyond 65535 spill into the y dimension of the dispatch.
     let row = wid.x + wid.y * groups.x;
     // Uniform per workgroup, so returning keeps barriers in uniform control flow.
