@@ -27,7 +27,9 @@ extern "C" {
 /// A panic aborts the module (panic = "abort"): say why on the console first,
 /// so the page can report it and start a fresh worker.
 fn report_panics() {
-    std::panic::set_hook(Box::new(|info| console_error(&format!("webclip panicked: {info}"))));
+    std::panic::set_hook(Box::new(|info| {
+        console_error(&format!("webclip panicked: {info}"))
+    }));
 }
 
 fn js_error(error: impl std::fmt::Display) -> JsValue {

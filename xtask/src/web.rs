@@ -79,7 +79,8 @@ pub fn dist() -> Result<PathBuf, String> {
 /// 127.0.0.1 with the cross-origin isolation headers the page wants.
 pub fn serve(port: u16) -> Result<(), String> {
     let dist = dist()?;
-    let listener = TcpListener::bind(("127.0.0.1", port)).map_err(|e| format!("port {port}: {e}"))?;
+    let listener =
+        TcpListener::bind(("127.0.0.1", port)).map_err(|e| format!("port {port}: {e}"))?;
     eprintln!("xtask: serving http://127.0.0.1:{port}/ (Ctrl-C stops)");
     let fixtures = root().join("tests/fixtures");
     for stream in listener.incoming().flatten() {
@@ -141,6 +142,7 @@ fn respond(stream: TcpStream, dist: &Path, fixtures: &Path) -> std::io::Result<(
             stream.write_all(head.as_bytes())?;
             stream.write_all(&body)
         }
-        None => stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
+        None => stream
+            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
     }
 }
