@@ -9,6 +9,8 @@ export class ClipModel {
   #worker;
   #calls = new Map();
   #nextId = 0;
+  /** Set when the worker died (an abort inside the model): every later call fails with it. */
+  #failure = null;
 
   /** "webgpu" or "cpu": what runs the model. */
   device = "";
@@ -29,12 +31,16 @@ export class ClipModel {
       else call.resolve(data.result);
     };
     worker.onerror = (event) => {
-      for (const call of this.#calls.values()) call.reject(new Error(event.message || "the model's worker failed"));
+      event.preventDefault();
+      this.#failure = new Error(`the model stopped (${event.message || "its worker failed"}); load it again`);
+      for (const call of this.#calls.values()) call.reject(this.#failure);
       this.#calls.clear();
+      this.#worker.terminate();
     };
   }
 
   #call(op, args, onProgress) {
+    if (this.#failure) return Promise.reject(this.#failure);
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       this.#calls.set(id, { resolve, reject, onProgress });
