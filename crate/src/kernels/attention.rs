@@ -13,9 +13,9 @@ use super::{
 };
 
 const WORKGROUP_SIZE: u32 = 64;
-/// Workgroup memory for the key and value tiles together: 16 KiB, WebGPU's
-/// baseline limit.
-const TILE_BYTES: usize = 16 * 1024;
+/// Workgroup memory for the key and value tiles together: WebGPU's baseline
+/// limit of 16 KiB, less room for the kernel's shared loop bound.
+const TILE_BYTES: usize = 16 * 1024 - 16;
 const SOURCE: &str = include_str!("../../../shaders/attention.wgsl");
 
 struct AttentionKernel {
@@ -115,4 +115,26 @@ pub fn fused_attention(
         ATTENTION_F16_LAUNCHES.fetch_add(1, Ordering::SeqCst);
     }
     Some(Tensor::from_primitive::<Wgpu>(output))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiles_fit_webgpus_baseline_workgroup_memory() {
+        for head_dim in (4..=256).step_by(4) {
+            for f16 in [false, true] {
+                let kernel = AttentionKernel::new(head_dim, f16);
+                let element = if f16 { 2 } else { 4 };
+                // Two tiles plus the shared u32 loop bound.
+                let bytes = 2 * kernel.tile * head_dim * element + 4;
+                assert!(
+                    bytes <= 16 * 1024,
+                    "head_dim {head_dim} f16 {f16}: {bytes} bytes"
+                );
+                assert!(kernel.tile >= 1);
+            }
+        }
+    }
 }
