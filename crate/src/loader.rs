@@ -138,10 +138,17 @@ impl<'a> Weights<'a> {
         ))
     }
 
-    /// A torch `nn.Linear` (`weight` is `[out, in]`) as Burn's `[in, out]`.
-    fn linear(&self, prefix: &str, d_in: usize, d_out: usize, bias: bool) -> Result<Linear> {
-        let name = format!("{prefix}.weight");
-        let weight = self.values(&name, &[d_out, d_in])?;
+    /// A torch weight whose `stored` shape flattens to `[d_out, d_in]` (an
+    /// `nn.Linear`'s `[out, in]`, or a conv kernel per output channel), as
+    /// the bias-free part of Burn's `Linear`: `[d_in, d_out]`.
+    fn linear_weight(
+        &self,
+        name: &str,
+        stored: &[usize],
+        d_in: usize,
+        d_out: usize,
+    ) -> Result<Param<Tensor<2>>> {
+        let weight = self.values(name, stored)?;
         let mut transposed = vec![0.0f32; weight.len()];
         for o in 0..d_out {
             for i in 0..d_in {
@@ -149,15 +156,19 @@ impl<'a> Weights<'a> {
             }
         }
         let weight = Tensor::from_data(TensorData::new(transposed, [d_in, d_out]), self.device);
+        Ok(Param::initialized(ParamId::new(), weight))
+    }
+
+    /// A torch `nn.Linear` (`weight` is `[out, in]`) as Burn's `[in, out]`.
+    fn linear(&self, prefix: &str, d_in: usize, d_out: usize, bias: bool) -> Result<Linear> {
+        let weight =
+            self.linear_weight(&format!("{prefix}.weight"), &[d_out, d_in], d_in, d_out)?;
         let bias = if bias {
             Some(self.param(&format!("{prefix}.bias"), [d_out])?)
         } else {
             None
         };
-        Ok(Linear {
-            weight: Param::initialized(ParamId::new(), weight),
-            bias,
-        })
+        Ok(Linear { weight, bias })
     }
 
     fn layer_norm(&self, prefix: &str, dim: usize, eps: f64) -> Result<LayerNorm> {
@@ -209,19 +220,13 @@ impl<'a> Weights<'a> {
         let patch_in = c.num_channels * p * p;
         // The conv kernel [hidden, channels, p, p] flattened per output channel is
         // exactly the matrix over (channel, row, column)-ordered patches.
-        let name = "vision_model.embeddings.patch_embedding.weight";
-        let kernel = self.values(name, &[h, c.num_channels, p, p])?;
-        let mut weight = vec![0.0f32; kernel.len()];
-        for o in 0..h {
-            for i in 0..patch_in {
-                weight[i * h + o] = kernel[o * patch_in + i];
-            }
-        }
         let patch_embedding = Linear {
-            weight: Param::initialized(
-                ParamId::new(),
-                Tensor::from_data(TensorData::new(weight, [patch_in, h]), self.device),
-            ),
+            weight: self.linear_weight(
+                "vision_model.embeddings.patch_embedding.weight",
+                &[h, c.num_channels, p, p],
+                patch_in,
+                h,
+            )?,
             bias: None,
         };
         Ok(VisionTransformer {
