@@ -215,14 +215,25 @@ pub async fn read_rows_async(tensor: Tensor<2>) -> Result<Vec<Vec<f32>>> {
 }
 
 impl ClipModel {
+    /// Unit-norm embeddings of any number of preprocessed images, encoded
+    /// [`BATCH`] at a time, left on the device: `[images, dim]`.
+    pub fn image_embeds_batched(&self, pixels: &[Vec<f32>]) -> Result<Tensor<2>> {
+        let batches = pixels
+            .chunks(BATCH)
+            .map(|chunk| {
+                let refs: Vec<&[f32]> = chunk.iter().map(Vec::as_slice).collect();
+                self.image_embeds_tensor(&refs)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        match batches.len() {
+            0 => Err(Error::Input("no images to encode".into())),
+            _ => Ok(Tensor::cat(batches, 0)),
+        }
+    }
+
     /// Unit-norm embeddings of preprocessed images, in order.
     pub async fn embed_images_async(&self, pixels: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
-        let mut rows = Vec::with_capacity(pixels.len());
-        for chunk in pixels.chunks(BATCH) {
-            let refs: Vec<&[f32]> = chunk.iter().map(Vec::as_slice).collect();
-            rows.extend(read_rows_async(self.image_embeds_tensor(&refs)?).await?);
-        }
-        Ok(rows)
+        read_rows_async(self.image_embeds_batched(pixels)?).await
     }
 
     /// Unit-norm embeddings of texts, in order; each distinct text is encoded

@@ -54,7 +54,8 @@ impl ClipModel {
         let prompts = prompts(labels, template)?;
         let prompt_refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
         let text = self.rows_to_tensor(&self.embed_texts_async(&prompt_refs).await?);
-        let images = self.rows_to_tensor(&self.embed_images_async(pixels).await?);
+        // Image embeddings stay on the device; only the probabilities come back.
+        let images = self.image_embeds_batched(pixels)?;
         read_rows_async(probabilities(images, text, self.clip.logit_scale_exp())).await
     }
 
