@@ -1,7 +1,6 @@
 //! Which Burn device runs the model: the CPU, or the GPU through wgpu
 //! (WebGPU in the browser, Vulkan/Metal/DX12 natively).
 
-use std::fmt;
 use std::str::FromStr;
 
 use burn::tensor::Device;
@@ -25,15 +24,6 @@ impl FromStr for DeviceChoice {
                 "unknown device {other:?}; use cpu or wgpu"
             ))),
         }
-    }
-}
-
-impl fmt::Display for DeviceChoice {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Cpu => "cpu",
-            Self::Wgpu => "wgpu",
-        })
     }
 }
 

@@ -238,20 +238,22 @@ fn classify(
     let mut results: Vec<(PathBuf, Vec<f32>)> = Vec::new();
     let mut failures = 0;
     for chunk in images.chunks(16) {
-        let mut batch = Vec::new();
+        let (mut paths, mut pixels) = (Vec::new(), Vec::new());
         for path in chunk {
             match read_pixels(model, path) {
-                Ok(pixels) => batch.push((path.clone(), pixels)),
+                Ok(values) => {
+                    paths.push(path.clone());
+                    pixels.push(values);
+                }
                 Err(e) => {
                     failures += 1;
                     progress.suspend(|| eprintln!("error: {e}"));
                 }
             }
         }
-        if !batch.is_empty() {
-            let pixels: Vec<Vec<f32>> = batch.iter().map(|(_, p)| p.clone()).collect();
+        if !pixels.is_empty() {
             let probs = model.classify(&pixels, labels, template)?;
-            results.extend(batch.into_iter().map(|(path, _)| path).zip(probs));
+            results.extend(paths.into_iter().zip(probs));
         }
         progress.inc(chunk.len() as u64);
     }
