@@ -1,12 +1,12 @@
 //! `config.json` of a Hugging Face `CLIPModel`, with transformers' defaults for
 //! every field an older checkpoint may omit.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
 /// The activation inside the MLP blocks (`hidden_act`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Activation {
     /// OpenAI's checkpoints: `x * sigmoid(1.702 x)`.
@@ -15,7 +15,7 @@ pub enum Activation {
     Gelu,
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(default)]
 pub struct TextConfig {
     pub vocab_size: usize,
@@ -48,7 +48,7 @@ impl Default for TextConfig {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(default)]
 pub struct VisionConfig {
     pub hidden_size: usize,
@@ -107,7 +107,7 @@ impl TextConfig {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 pub struct ClipConfig {
     #[serde(default = "default_model_type")]
     pub model_type: String,
@@ -117,6 +117,13 @@ pub struct ClipConfig {
     pub text_config: TextConfig,
     #[serde(default)]
     pub vision_config: VisionConfig,
+    /// The temperature a new model starts from (`ln(1 / 0.07)`).
+    #[serde(default = "default_logit_scale_init_value")]
+    pub logit_scale_init_value: f32,
+}
+
+fn default_logit_scale_init_value() -> f32 {
+    2.6592
 }
 
 fn default_model_type() -> String {
@@ -149,6 +156,19 @@ impl ClipConfig {
         }
         config.validate().map_err(config_error)?;
         Ok(config)
+    }
+
+    /// `config.json` as transformers writes it for a `CLIPModel`.
+    pub fn to_json(&self) -> String {
+        let mut value = serde_json::to_value(self).expect("a config serializes");
+        value["architectures"] = serde_json::json!(["CLIPModel"]);
+        value["initializer_factor"] = 1.0.into();
+        value["text_config"]["bos_token_id"] = 49406.into();
+        value["text_config"]["pad_token_id"] = 1.into();
+        for tower in ["text_config", "vision_config"] {
+            value[tower]["projection_dim"] = self.projection_dim.into();
+        }
+        serde_json::to_string_pretty(&value).expect("a config serializes")
     }
 
     fn validate(&self) -> std::result::Result<(), String> {

@@ -1,10 +1,15 @@
-//! Builds [`Clip`] from a `model.safetensors` in the Hugging Face layout. Every
-//! Hugging Face tensor name, and every layout change between theirs and ours,
-//! lives in this file.
+//! Builds [`Clip`] from a `model.safetensors` in the Hugging Face layout, or
+//! from CLIP's random initialisation, and writes it back in that layout.
+//! Every Hugging Face tensor name, and every layout change between theirs and
+//! ours, lives in this file.
 
-use burn::module::{Param, ParamId};
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::nn::{Embedding, LayerNorm, LayerNormConfig, Linear};
 use burn::tensor::{Device, Tensor, TensorData};
+use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 
 use crate::clip::Clip;
@@ -14,10 +19,116 @@ use crate::error::{Error, Result};
 use crate::text::TextTransformer;
 use crate::vision::{VisionEmbeddings, VisionTransformer};
 
+use crate::rng::{Rng, fnv1a};
+
 /// Reads a `model.safetensors` buffer; `file` names it in errors.
 pub fn load_clip(bytes: &[u8], file: &str, config: &ClipConfig, device: &Device) -> Result<Clip> {
-    let weights = Weights::parse(bytes, file, device)?;
-    weights.clip(config)
+    load_clip_with_layout(bytes, file, config, device).map(|(clip, _)| clip)
+}
+
+/// [`load_clip`], also returning where each parameter is stored in the file.
+pub fn load_clip_with_layout(
+    bytes: &[u8],
+    file: &str,
+    config: &ClipConfig,
+    device: &Device,
+) -> Result<(Clip, Layout)> {
+    let tensors = SafeTensors::deserialize(bytes).map_err(|e| Error::Weights {
+        file: file.into(),
+        message: format!("not a complete safetensors file ({e}); re-download it"),
+    })?;
+    Weights::new(Source::File(tensors), file, device).build(config)
+}
+
+/// A freshly initialised CLIP, as transformers initialises `CLIPModel` (its
+/// `_init_weights` with `initializer_factor` 1), deterministic for `seed`.
+pub fn init_clip(config: &ClipConfig, seed: u64, device: &Device) -> Result<(Clip, Layout)> {
+    Weights::new(Source::Init { seed, config }, "initial weights", device).build(config)
+}
+
+/// How a parameter is stored in the Hugging Face file.
+#[derive(Clone, Debug)]
+pub struct StoredParam {
+    pub id: ParamId,
+    pub name: String,
+    pub shape: Vec<usize>,
+    /// Stored as `[out, in]` (flattened), held by Burn as `[in, out]`.
+    pub transposed: bool,
+}
+
+/// Every parameter of a built [`Clip`], in file order: what [`save_clip`]
+/// needs to write the file back.
+pub type Layout = Vec<StoredParam>;
+
+/// The precision of a written `model.safetensors`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SaveDtype {
+    F32,
+    F16,
+}
+
+/// `clip`'s parameters as a `model.safetensors` in the Hugging Face layout.
+pub fn save_clip(clip: &Clip, layout: &Layout, dtype: SaveDtype) -> Result<Vec<u8>> {
+    let mut values = ParamValues::default();
+    clip.visit(&mut values);
+    let mut buffers = Vec::with_capacity(layout.len());
+    for stored in layout {
+        let held = values.0.remove(&stored.id).ok_or_else(|| {
+            Error::Input(format!("the model has no parameter for {}", stored.name))
+        })?;
+        let held = if stored.transposed {
+            let d_out = stored.shape[0];
+            let d_in = held.len() / d_out;
+            let mut out = vec![0.0f32; held.len()];
+            for i in 0..d_in {
+                for o in 0..d_out {
+                    out[o * d_in + i] = held[i * d_out + o];
+                }
+            }
+            out
+        } else {
+            held
+        };
+        let bytes: Vec<u8> = match dtype {
+            SaveDtype::F32 => held.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            SaveDtype::F16 => held
+                .iter()
+                .flat_map(|v| half::f16::from_f32(*v).to_le_bytes())
+                .collect(),
+        };
+        buffers.push((stored, bytes));
+    }
+    let dtype = match dtype {
+        SaveDtype::F32 => Dtype::F32,
+        SaveDtype::F16 => Dtype::F16,
+    };
+    let views = buffers
+        .iter()
+        .map(|(stored, bytes)| {
+            TensorView::new(dtype, stored.shape.clone(), bytes)
+                .map(|view| (stored.name.clone(), view))
+                .map_err(|e| Error::Input(format!("cannot write {}: {e}", stored.name)))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
+    safetensors::serialize(views, Some(metadata))
+        .map_err(|e| Error::Input(format!("cannot write the weights: {e}")))
+}
+
+/// Each float parameter's values, by id.
+#[derive(Default)]
+struct ParamValues(HashMap<ParamId, Vec<f32>>);
+
+impl ModuleVisitor for ParamValues {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let values = param
+            .val()
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec::<f32>()
+            .unwrap_or_default();
+        self.0.insert(param.id, values);
+    }
 }
 
 /// The shape of an encoder's stack of transformer blocks.
@@ -56,23 +167,45 @@ impl From<&TextConfig> for Stack {
     }
 }
 
+/// Where the values come from; both are asked by Hugging Face name.
+enum Source<'a> {
+    File(SafeTensors<'a>),
+    Init { seed: u64, config: &'a ClipConfig },
+}
+
 struct Weights<'a> {
-    tensors: SafeTensors<'a>,
+    source: Source<'a>,
     file: &'a str,
     device: &'a Device,
+    layout: RefCell<Layout>,
 }
 
 impl<'a> Weights<'a> {
-    fn parse(bytes: &'a [u8], file: &'a str, device: &'a Device) -> Result<Self> {
-        let tensors = SafeTensors::deserialize(bytes).map_err(|e| Error::Weights {
-            file: file.into(),
-            message: format!("not a complete safetensors file ({e}); re-download it"),
-        })?;
-        Ok(Self {
-            tensors,
+    fn new(source: Source<'a>, file: &'a str, device: &'a Device) -> Self {
+        Self {
+            source,
             file,
             device,
-        })
+            layout: RefCell::new(Vec::new()),
+        }
+    }
+
+    fn build(self, config: &ClipConfig) -> Result<(Clip, Layout)> {
+        let clip = self.clip(config)?;
+        Ok((clip, self.layout.into_inner()))
+    }
+
+    /// A parameter named after its tensor, so the same model always has the
+    /// same ids (optimizer state saved with a checkpoint finds them again).
+    fn record(&self, name: &str, shape: &[usize], transposed: bool) -> ParamId {
+        let id = ParamId::from(fnv1a(name.as_bytes()));
+        self.layout.borrow_mut().push(StoredParam {
+            id,
+            name: name.into(),
+            shape: shape.to_vec(),
+            transposed,
+        });
+        id
     }
 
     fn error(&self, tensor: &str, message: String) -> Error {
@@ -86,8 +219,11 @@ impl<'a> Weights<'a> {
     /// The tensor's values as f32, checked against the expected shape (a
     /// 0-d tensor matches the shape `[1]`).
     fn values(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>> {
-        let view = self
-            .tensors
+        let tensors = match &self.source {
+            Source::File(tensors) => tensors,
+            Source::Init { seed, config } => return Ok(initial_values(name, shape, *seed, config)),
+        };
+        let view = tensors
             .tensor(name)
             .map_err(|_| self.error(name, "is missing".into()))?;
         let found = view.shape();
@@ -132,10 +268,14 @@ impl<'a> Weights<'a> {
     }
 
     fn param<const D: usize>(&self, name: &str, shape: [usize; D]) -> Result<Param<Tensor<D>>> {
-        Ok(Param::initialized(
-            ParamId::new(),
-            self.tensor(name, shape)?,
-        ))
+        let tensor = self.tensor(name, shape)?;
+        Ok(Param::initialized(self.record(name, &shape, false), tensor))
+    }
+
+    /// A 0-d tensor in the file, one element here.
+    fn scalar(&self, name: &str) -> Result<Param<Tensor<1>>> {
+        let tensor = self.tensor(name, [1])?;
+        Ok(Param::initialized(self.record(name, &[], false), tensor))
     }
 
     /// A torch weight whose `stored` shape flattens to `[d_out, d_in]` (an
@@ -156,7 +296,7 @@ impl<'a> Weights<'a> {
             }
         }
         let weight = Tensor::from_data(TensorData::new(transposed, [d_in, d_out]), self.device);
-        Ok(Param::initialized(ParamId::new(), weight))
+        Ok(Param::initialized(self.record(name, stored, true), weight))
     }
 
     /// A torch `nn.Linear` (`weight` is `[out, in]`) as Burn's `[in, out]`.
@@ -280,7 +420,57 @@ impl<'a> Weights<'a> {
                 false,
             )?,
             text_projection: self.linear("text_projection", c.text_config.hidden_size, d, false)?,
-            logit_scale: self.param("logit_scale", [1])?,
+            logit_scale: self.scalar("logit_scale")?,
         })
     }
 }
+
+/// transformers' initial value for the tensor `name` (`CLIPPreTrainedModel.
+/// _init_weights`): normals whose spread depends on the layer, ones and zeros
+/// for layer norms and biases, the configured temperature.
+fn initial_values(name: &str, shape: &[usize], seed: u64, config: &ClipConfig) -> Vec<f32> {
+    let count = shape.iter().product::<usize>().max(1);
+    let constant = |v: f32| vec![v; count];
+    if name == "logit_scale" {
+        return constant(config.logit_scale_init_value);
+    }
+    if name.ends_with(".bias") {
+        return constant(0.0);
+    }
+    let is_norm = ["layer_norm", "layernorm", "layrnorm"]
+        .iter()
+        .any(|n| name.contains(n));
+    if is_norm {
+        return constant(1.0);
+    }
+    let (hidden, layers) = if name.starts_with("vision_model") || name == "visual_projection.weight"
+    {
+        let v = &config.vision_config;
+        (v.hidden_size as f32, v.num_hidden_layers as f32)
+    } else {
+        let t = &config.text_config;
+        (t.hidden_size as f32, t.num_hidden_layers as f32)
+    };
+    let in_proj = hidden.powf(-0.5) * (2.0 * layers).powf(-0.5);
+    let std = if ["q_proj", "k_proj", "v_proj", "fc2"]
+        .iter()
+        .any(|n| name.contains(n))
+    {
+        in_proj
+    } else if name.contains("out_proj")
+        || name.contains("class_embedding")
+        || name.contains("projection")
+    {
+        hidden.powf(-0.5)
+    } else if name.contains("fc1") {
+        (2.0 * hidden).powf(-0.5)
+    } else {
+        // Token, position and patch embeddings.
+        INITIALIZER_RANGE
+    };
+    let mut rng = Rng::for_name(seed, name);
+    (0..count).map(|_| rng.normal() * std).collect()
+}
+
+/// transformers' `initializer_range` for CLIP.
+const INITIALIZER_RANGE: f32 = 0.02;

@@ -89,6 +89,25 @@ impl PreprocessConfig {
         }
     }
 
+    /// preprocessor_config.json as transformers writes it for `CLIPImageProcessor`.
+    pub fn to_json(&self) -> String {
+        let value = serde_json::json!({
+            "image_processor_type": "CLIPImageProcessor",
+            "do_resize": self.do_resize,
+            "size": {"shortest_edge": self.shortest_edge},
+            "resample": 3,
+            "do_center_crop": self.do_center_crop,
+            "crop_size": {"height": self.crop_height, "width": self.crop_width},
+            "do_rescale": self.do_rescale,
+            "rescale_factor": self.rescale_factor,
+            "do_normalize": self.do_normalize,
+            "image_mean": self.image_mean,
+            "image_std": self.image_std,
+            "do_convert_rgb": self.do_convert_rgb,
+        });
+        serde_json::to_string_pretty(&value).expect("a config serializes")
+    }
+
     /// Parses preprocessor_config.json; errors name `file_name`.
     pub fn from_json(text: &str, file_name: &str) -> Result<Self> {
         let fail = |message: String| Error::Config {

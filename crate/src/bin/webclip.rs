@@ -9,7 +9,10 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use webclip::device::{self, DeviceChoice};
+use webclip::eval;
 use webclip::model::ClipModel;
+use webclip::sketch::CATEGORIES;
+use webclip::train::{self, DataSource, TokenizerFiles, TrainOptions, Trainer};
 use webclip::zeroshot::DEFAULT_TEMPLATE;
 use webclip::{Error, Result};
 
@@ -74,6 +77,66 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Contrastive pretraining of a new CLIP; writes a model folder in the
+    /// Hugging Face layout (checkpoints in OUT/checkpoint)
+    Train(TrainArgs),
+    /// Accuracy on fresh synthetic drawings of the sketch categories:
+    /// zero-shot, linear probes, confusion matrix
+    Eval {
+        #[command(flatten)]
+        model: ModelArgs,
+        /// Test drawings per category
+        #[arg(long, default_value_t = 50)]
+        per_category: usize,
+        /// The sentence each category name is put in; {} marks the name
+        #[arg(long, default_value = eval::EVAL_TEMPLATE)]
+        template: String,
+        /// Labelled drawings per category for the linear probes
+        #[arg(long, value_delimiter = ',', default_value = "1,4,16")]
+        shots: Vec<usize>,
+        /// Write the zero-shot confusion matrix to this SVG file
+        #[arg(long)]
+        confusion: Option<PathBuf>,
+        /// Print {"zero_shot": .., "linear_probe": {"1": ..}} instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// Output model folder
+    #[arg(long)]
+    out: PathBuf,
+    /// "sketches" (built-in generator) or a JSONL file of {"image": PATH, "text": CAPTION}
+    #[arg(long, default_value = "sketches")]
+    data: String,
+    /// Continue the run saved in --out (all other settings come from it)
+    #[arg(long)]
+    resume: bool,
+    /// Folder with the CLIP tokenizer (tokenizer.json) to train with and ship
+    #[arg(long, default_value = "tests/fixtures/tokenizer")]
+    tokenizer: PathBuf,
+    #[arg(long)]
+    steps: Option<usize>,
+    #[arg(long)]
+    batch_size: Option<usize>,
+    /// Peak learning rate
+    #[arg(long)]
+    lr: Option<f64>,
+    #[arg(long)]
+    warmup_steps: Option<usize>,
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Save a checkpoint every this many steps
+    #[arg(long)]
+    checkpoint_every: Option<usize>,
+    /// Write model.safetensors in f32 instead of f16
+    #[arg(long)]
+    f32: bool,
+    /// Where training runs
+    #[arg(long, default_value = "cpu", value_parser = ["cpu", "wgpu"])]
+    device: String,
 }
 
 const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "webp", "gif"];
@@ -165,7 +228,122 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let model = load(&model)?;
             classify(&model, &images, &labels, &template, json)
         }
+        Command::Train(args) => train(args),
+        Command::Eval {
+            model,
+            per_category,
+            template,
+            shots,
+            confusion,
+            json,
+        } => {
+            let model = load(&model)?;
+            // Drawn at twice the model's input size, as training draws them.
+            let size = 2 * model.config.vision_config.image_size as u32;
+            let test = eval::sketch_features(&model, per_category, 0, size)?;
+            let zero_shot = eval::zero_shot(&model, &test, &template)?;
+            let probes = shots
+                .iter()
+                .map(|&k| eval::linear_probe(&model, &test, k, size).map(|acc| (k, acc)))
+                .collect::<Result<Vec<_>>>()?;
+            if let Some(path) = &confusion {
+                let title = format!(
+                    "zero-shot, \"{template}\": {:.1}% of {} drawings",
+                    zero_shot.accuracy * 100.0,
+                    test.labels.len()
+                );
+                let svg = eval::confusion_svg(&zero_shot.confusion, &CATEGORIES, &title)?;
+                std::fs::write(path, svg).map_err(|e| Error::io(path, e))?;
+            }
+            if json {
+                let probes: serde_json::Map<String, serde_json::Value> = probes
+                    .iter()
+                    .map(|(k, acc)| (k.to_string(), json!(acc)))
+                    .collect();
+                println!(
+                    "{}",
+                    json!({ "drawings": test.labels.len(), "template": template,
+                            "zero_shot": zero_shot.accuracy, "linear_probe": probes })
+                );
+            } else {
+                println!(
+                    "{} test drawings, {} categories",
+                    test.labels.len(),
+                    CATEGORIES.len()
+                );
+                println!(
+                    "zero-shot ({template:?}): {:.1}%",
+                    zero_shot.accuracy * 100.0
+                );
+                for (k, acc) in probes {
+                    println!("linear probe, {k} per category: {:.1}%", acc * 100.0);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+fn train(args: TrainArgs) -> Result<ExitCode> {
+    let device = device::device(args.device.parse::<DeviceChoice>()?)?;
+    let checkpoint = args.out.join(train::CHECKPOINT_DIR);
+    let mut trainer = if args.resume {
+        Trainer::resume(&args.out, &device)?
+    } else {
+        if checkpoint.exists() {
+            return Err(Error::Input(format!(
+                "{} already holds a training run; pass --resume to continue it or choose another --out",
+                args.out.display()
+            )));
+        }
+        let mut options = TrainOptions::sketches();
+        if args.data != "sketches" {
+            options.data = DataSource::Pairs {
+                file: PathBuf::from(&args.data),
+            };
+        }
+        options.steps = args.steps.unwrap_or(options.steps);
+        options.batch_size = args.batch_size.unwrap_or(options.batch_size);
+        options.learning_rate = args.lr.unwrap_or(options.learning_rate);
+        options.warmup_steps = args.warmup_steps.unwrap_or(options.warmup_steps);
+        options.seed = args.seed.unwrap_or(options.seed);
+        options.checkpoint_every = args.checkpoint_every.unwrap_or(options.checkpoint_every);
+        options.export_f16 = !args.f32;
+        Trainer::new(options, TokenizerFiles::read_dir(&args.tokenizer)?, &device)?
+    };
+    let progress = ProgressBar::new(trainer.options().steps as u64);
+    progress.set_style(
+        ProgressStyle::with_template(
+            "[{elapsed_precise}] {bar:30} step {pos}/{len} {msg} (eta {eta})",
+        )
+        .expect("valid progress template"),
+    );
+    progress.set_position(trainer.step() as u64);
+    train::run(&mut trainer, &args.out, |report| {
+        progress.set_position(report.step as u64);
+        progress.set_message(format!(
+            "loss {:.3} batch acc {:.0}% scale {:.1} lr {:.1e} {:.0} pairs/s",
+            report.loss,
+            report.batch_accuracy * 100.0,
+            report.logit_scale,
+            report.learning_rate,
+            report.pairs_per_second
+        ));
+        if !progress.is_hidden() {
+            return;
+        }
+        if report.step.is_multiple_of(10) || report.step == report.steps {
+            eprintln!(
+                "step {}/{} {}",
+                report.step,
+                report.steps,
+                progress.message()
+            );
+        }
+    })?;
+    progress.finish();
+    eprintln!("model written to {}", args.out.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn read_labels(file: &Path) -> Result<Vec<String>> {

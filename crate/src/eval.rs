@@ -1,0 +1,251 @@
+//! How well a model knows the sketch categories, on drawings it never saw:
+//! zero-shot accuracy from the category names alone, linear probes trained
+//! on a few labelled drawings per category (the usual baseline for frozen
+//! features), and the zero-shot confusion matrix.
+
+use crate::error::{Error, Result};
+use crate::model::ClipModel;
+use crate::sketch::{self, CATEGORIES};
+use crate::train::EVAL_SEED_BASE;
+
+pub const EVAL_TEMPLATE: &str = "a drawing of a {}";
+
+/// Probe training drawings start here, far from the test drawings' seeds
+/// (both above every training seed).
+const PROBE_SEED_OFFSET: u64 = 1 << 40;
+
+/// Image embeddings of drawings, with their categories.
+pub struct Features {
+    pub rows: Vec<Vec<f32>>,
+    pub labels: Vec<usize>,
+}
+
+/// `per_category` fresh drawings of every category, drawn at `size` pixels
+/// from seeds `EVAL_SEED_BASE + offset + i`, embedded by `model`.
+pub fn sketch_features(
+    model: &ClipModel,
+    per_category: usize,
+    offset: u64,
+    size: u32,
+) -> Result<Features> {
+    let mut labels = Vec::new();
+    let mut pixels = Vec::new();
+    for i in 0..per_category * CATEGORIES.len() {
+        let category = i % CATEGORIES.len();
+        let drawing = sketch::draw_category(category, EVAL_SEED_BASE + offset + i as u64, size);
+        pixels.push(crate::preprocess::preprocess(
+            &drawing.image,
+            &model.preprocess,
+        ));
+        labels.push(category);
+    }
+    let rows = model.embed_images(&pixels)?;
+    Ok(Features { rows, labels })
+}
+
+#[derive(Clone, Debug)]
+pub struct ZeroShot {
+    pub accuracy: f32,
+    /// `confusion[truth][predicted]`, counts.
+    pub confusion: Vec<Vec<u32>>,
+}
+
+/// Zero-shot top-1 accuracy: each drawing goes to the category whose
+/// prompt (`template` around its name) is most similar.
+pub fn zero_shot(model: &ClipModel, features: &Features, template: &str) -> Result<ZeroShot> {
+    let prompts = crate::zeroshot::prompts(&CATEGORIES, template)?;
+    let prompt_refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
+    let texts = model.embed_texts(&prompt_refs)?;
+    let n = CATEGORIES.len();
+    let mut confusion = vec![vec![0u32; n]; n];
+    for (row, &truth) in features.rows.iter().zip(&features.labels) {
+        let scores: Vec<f32> = texts.iter().map(|t| dot(row, t)).collect();
+        confusion[truth][argmax(&scores)] += 1;
+    }
+    Ok(ZeroShot {
+        accuracy: diagonal_share(&confusion),
+        confusion,
+    })
+}
+
+/// Accuracy on `test` of a linear probe trained on `shots` drawings per
+/// category (fresh ones, not in `test`).
+pub fn linear_probe(model: &ClipModel, test: &Features, shots: usize, size: u32) -> Result<f32> {
+    let train = sketch_features(model, shots, PROBE_SEED_OFFSET, size)?;
+    let probe = LogisticRegression::fit(&train, CATEGORIES.len());
+    let n = CATEGORIES.len();
+    let mut confusion = vec![vec![0u32; n]; n];
+    for (row, &truth) in test.rows.iter().zip(&test.labels) {
+        confusion[truth][argmax(&probe.scores(row))] += 1;
+    }
+    Ok(diagonal_share(&confusion))
+}
+
+/// Multinomial logistic regression with an L2 penalty, fitted by full-batch
+/// gradient descent (the problems here are tiny: at most a few hundred rows).
+struct LogisticRegression {
+    weights: Vec<Vec<f32>>,
+    bias: Vec<f32>,
+}
+
+impl LogisticRegression {
+    const STEPS: usize = 500;
+    const LEARNING_RATE: f32 = 2.0;
+    const L2: f32 = 1e-3;
+
+    fn fit(data: &Features, classes: usize) -> Self {
+        let dim = data.rows.first().map_or(0, Vec::len);
+        let mut model = Self {
+            weights: vec![vec![0.0; dim]; classes],
+            bias: vec![0.0; classes],
+        };
+        let count = data.rows.len().max(1) as f32;
+        for _ in 0..Self::STEPS {
+            let mut grad_w = vec![vec![0.0f32; dim]; classes];
+            let mut grad_b = vec![0.0f32; classes];
+            for (row, &label) in data.rows.iter().zip(&data.labels) {
+                let probs = softmax(&model.scores(row));
+                for c in 0..classes {
+                    let error = probs[c] - f32::from(c == label);
+                    grad_b[c] += error / count;
+                    for (g, x) in grad_w[c].iter_mut().zip(row) {
+                        *g += error * x / count;
+                    }
+                }
+            }
+            for c in 0..classes {
+                model.bias[c] -= Self::LEARNING_RATE * grad_b[c];
+                for (w, g) in model.weights[c].iter_mut().zip(&grad_w[c]) {
+                    *w -= Self::LEARNING_RATE * (g + Self::L2 * *w);
+                }
+            }
+        }
+        model
+    }
+
+    fn scores(&self, row: &[f32]) -> Vec<f32> {
+        self.weights
+            .iter()
+            .zip(&self.bias)
+            .map(|(w, b)| dot(w, row) + b)
+            .collect()
+    }
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn argmax(values: &[f32]) -> usize {
+    (0..values.len()).fold(0, |best, i| if values[i] > values[best] { i } else { best })
+}
+
+fn softmax(scores: &[f32]) -> Vec<f32> {
+    let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exps: Vec<f32> = scores.iter().map(|s| (s - max).exp()).collect();
+    let sum: f32 = exps.iter().sum();
+    exps.iter().map(|e| e / sum).collect()
+}
+
+fn diagonal_share(confusion: &[Vec<u32>]) -> f32 {
+    let total: u32 = confusion.iter().flatten().sum();
+    let right: u32 = (0..confusion.len()).map(|i| confusion[i][i]).sum();
+    right as f32 / total.max(1) as f32
+}
+
+/// The confusion matrix as an SVG image: rows are the true categories,
+/// columns the predicted ones, cells shaded by the share of the row.
+pub fn confusion_svg(confusion: &[Vec<u32>], labels: &[&str], title: &str) -> Result<String> {
+    let n = labels.len();
+    if confusion.len() != n || confusion.iter().any(|row| row.len() != n) {
+        return Err(Error::Input(format!(
+            "the confusion matrix must be {n}x{n}, one row and column per label"
+        )));
+    }
+    let (cell, left, top) = (28, 130, 140);
+    let (width, height) = (left + cell * n + 20, top + cell * n + 50);
+    let escape = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    };
+    let mut svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" \
+         font-family=\"sans-serif\" font-size=\"11\">\n\
+         <rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n\
+         <text x=\"{left}\" y=\"18\" font-size=\"14\">{}</text>\n\
+         <text x=\"{}\" y=\"{}\" text-anchor=\"middle\">predicted</text>\n\
+         <text x=\"14\" y=\"{}\" transform=\"rotate(-90 14 {})\" text-anchor=\"middle\">true</text>\n",
+        escape(title),
+        left + cell * n / 2,
+        height - 12,
+        top + cell * n / 2,
+        top + cell * n / 2,
+    );
+    for (i, label) in labels.iter().enumerate() {
+        let label = escape(label);
+        let y = top + i * cell + cell / 2 + 4;
+        svg.push_str(&format!(
+            "<text x=\"{}\" y=\"{y}\" text-anchor=\"end\">{label}</text>\n",
+            left - 6
+        ));
+        let x = left + i * cell + cell / 2 + 4;
+        svg.push_str(&format!(
+            "<text x=\"{x}\" y=\"{}\" transform=\"rotate(-60 {x} {})\">{label}</text>\n",
+            top - 6,
+            top - 6
+        ));
+    }
+    for (i, row) in confusion.iter().enumerate() {
+        let total = row.iter().sum::<u32>().max(1) as f32;
+        for (j, &count) in row.iter().enumerate() {
+            let share = count as f32 / total;
+            let shade = (255.0 * (1.0 - share)).round() as u8;
+            let (x, y) = (left + j * cell, top + i * cell);
+            svg.push_str(&format!(
+                "<rect x=\"{x}\" y=\"{y}\" width=\"{cell}\" height=\"{cell}\" \
+                 fill=\"rgb({shade},{shade},255)\" stroke=\"#ddd\"/>\n"
+            ));
+            if count > 0 {
+                let color = if share > 0.5 { "white" } else { "black" };
+                svg.push_str(&format!(
+                    "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\" fill=\"{color}\" \
+                     font-size=\"10\">{count}</text>\n",
+                    x + cell / 2,
+                    y + cell / 2 + 4
+                ));
+            }
+        }
+    }
+    svg.push_str("</svg>\n");
+    Ok(svg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logistic_regression_separates_clusters() {
+        let rows = vec![
+            vec![1.0, 0.0],
+            vec![0.9, 0.1],
+            vec![0.0, 1.0],
+            vec![0.1, 0.9],
+        ];
+        let data = Features {
+            rows,
+            labels: vec![0, 0, 1, 1],
+        };
+        let probe = LogisticRegression::fit(&data, 2);
+        assert_eq!(argmax(&probe.scores(&[0.8, 0.3])), 0);
+        assert_eq!(argmax(&probe.scores(&[0.2, 0.7])), 1);
+    }
+
+    #[test]
+    fn confusion_svg_escapes_labels_and_checks_shape() {
+        let svg = confusion_svg(&[vec![3, 1], vec![0, 4]], &["a<b", "c"], "t").unwrap();
+        assert!(svg.contains("a&lt;b") && svg.contains(">3<") && svg.starts_with("<svg"));
+        assert!(confusion_svg(&[vec![1]], &["a", "b"], "t").is_err());
+    }
+}

@@ -1,0 +1,625 @@
+//! Contrastive pretraining as CLIP does it: a batch of N image-text pairs
+//! through both encoders, the N×N cosine similarities scaled by the learned
+//! temperature, and a symmetric cross-entropy that pulls each image toward
+//! its own caption and away from the other N-1 (and each caption likewise).
+//! The model is the inference model itself on an autodiff device.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::module::{Module, ParamGroup, ParamId};
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::activation::log_softmax;
+use burn::tensor::{Device, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+use crate::clip::Clip;
+use crate::config::{Activation, ClipConfig, TextConfig, VisionConfig};
+use crate::error::{Error, Result};
+use crate::loader::{self, Layout, SaveDtype};
+use crate::model::{self, ClipModel, ModelFiles};
+use crate::preprocess::{self, PreprocessConfig};
+use crate::rng::Rng;
+use crate::sketch;
+use crate::tokenizer::ClipTokenizer;
+
+/// `ln(100)`: CLIP keeps the temperature's inverse at or below 100.
+pub const MAX_LOGIT_SCALE: f32 = 4.605_170_2;
+
+/// The folder inside a training output that holds what resuming needs.
+pub const CHECKPOINT_DIR: &str = "checkpoint";
+const OPTIMIZER_FILE: &str = "optimizer.bpk";
+const STATE_FILE: &str = "trainer.json";
+
+/// Everything that defines a run; saved with each checkpoint so a resumed
+/// run continues exactly where it stopped.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainOptions {
+    pub model: ClipConfig,
+    pub data: DataSource,
+    pub steps: usize,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    pub warmup_steps: usize,
+    pub weight_decay: f32,
+    /// Gradients are scaled down when their global L2 norm exceeds this.
+    pub max_grad_norm: f32,
+    pub seed: u64,
+    pub checkpoint_every: usize,
+    /// Precision of the exported `model.safetensors`.
+    pub export_f16: bool,
+}
+
+/// Where image-text pairs come from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum DataSource {
+    /// Fresh synthetic drawings for every step, drawn at `size` pixels.
+    Sketches { size: u32 },
+    /// A JSONL file of `{"image": PATH, "text": CAPTION}` lines; relative
+    /// image paths are relative to the file.
+    Pairs { file: PathBuf },
+}
+
+/// The architecture of the bundled sketch model: 64-pixel images in 8-pixel
+/// patches and narrow, shallow towers, so a full run fits on a laptop CPU.
+pub fn sketch_model_config() -> ClipConfig {
+    let mut config = ClipConfig::from_json("{}", "config.json").expect("defaults parse");
+    config.projection_dim = 128;
+    config.text_config = TextConfig {
+        hidden_size: 128,
+        intermediate_size: 512,
+        num_hidden_layers: 4,
+        num_attention_heads: 4,
+        hidden_act: Activation::QuickGelu,
+        ..TextConfig::default()
+    };
+    config.vision_config = VisionConfig {
+        hidden_size: 128,
+        intermediate_size: 512,
+        num_hidden_layers: 4,
+        num_attention_heads: 4,
+        image_size: 64,
+        patch_size: 8,
+        hidden_act: Activation::QuickGelu,
+        ..VisionConfig::default()
+    };
+    config
+}
+
+impl TrainOptions {
+    pub fn sketches() -> Self {
+        Self {
+            model: sketch_model_config(),
+            data: DataSource::Sketches { size: 128 },
+            steps: 1500,
+            batch_size: 128,
+            learning_rate: 1e-3,
+            warmup_steps: 100,
+            weight_decay: 0.05,
+            max_grad_norm: 1.0,
+            seed: 0,
+            checkpoint_every: 100,
+            export_f16: true,
+        }
+    }
+
+    /// Warm-up from zero, then cosine decay to zero at the last step.
+    pub fn learning_rate_at(&self, step: usize) -> f64 {
+        if step < self.warmup_steps {
+            return self.learning_rate * (step + 1) as f64 / self.warmup_steps as f64;
+        }
+        let decay_steps = self.steps.saturating_sub(self.warmup_steps).max(1);
+        let progress = (step - self.warmup_steps) as f64 / decay_steps as f64;
+        self.learning_rate * 0.5 * (1.0 + (std::f64::consts::PI * progress.min(1.0)).cos())
+    }
+}
+
+/// What one step did, for progress display.
+#[derive(Clone, Debug)]
+pub struct StepReport {
+    pub step: usize,
+    pub steps: usize,
+    pub loss: f32,
+    /// Share of images whose own caption scored highest in the batch (and
+    /// of captions whose own image did), averaged.
+    pub batch_accuracy: f32,
+    pub logit_scale: f32,
+    pub learning_rate: f64,
+    pub pairs_per_second: f32,
+}
+
+/// One image-text pair, not yet preprocessed.
+struct Pair {
+    image: image::RgbImage,
+    text: String,
+}
+
+/// The pairs of a JSONL file.
+struct PairFile {
+    dir: PathBuf,
+    entries: Vec<(PathBuf, String)>,
+}
+
+#[derive(Deserialize)]
+struct PairLine {
+    image: PathBuf,
+    text: String,
+}
+
+impl PairFile {
+    fn read(file: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
+        let mut entries = Vec::new();
+        for (number, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let pair: PairLine = serde_json::from_str(line).map_err(|e| {
+                Error::Input(format!(
+                    "{} line {}: expected {{\"image\": PATH, \"text\": CAPTION}} ({e})",
+                    file.display(),
+                    number + 1
+                ))
+            })?;
+            entries.push((pair.image, pair.text));
+        }
+        if entries.is_empty() {
+            return Err(Error::Input(format!(
+                "{} holds no image-text pairs",
+                file.display()
+            )));
+        }
+        let dir = file.parent().unwrap_or(Path::new(".")).to_path_buf();
+        Ok(Self { dir, entries })
+    }
+}
+
+/// The training data: which pair goes at each position of each step depends
+/// only on the seed, the step and the position, so a resumed run sees the
+/// same data as an uninterrupted one.
+enum Data {
+    Sketches { size: u32, seed: u64 },
+    Pairs { file: PairFile, seed: u64 },
+}
+
+/// Training drawings use seeds below this; evaluation draws above it, so
+/// the two never share a drawing.
+pub const EVAL_SEED_BASE: u64 = 1 << 63;
+
+impl Data {
+    fn open(source: &DataSource, seed: u64) -> Result<Self> {
+        Ok(match source {
+            DataSource::Sketches { size } => Self::Sketches { size: *size, seed },
+            DataSource::Pairs { file } => Self::Pairs {
+                file: PairFile::read(file)?,
+                seed,
+            },
+        })
+    }
+
+    fn batch(&self, step: usize, batch_size: usize) -> Result<Vec<Pair>> {
+        (0..batch_size)
+            .map(|i| {
+                let index = (step * batch_size + i) as u64;
+                match self {
+                    Self::Sketches { size, seed } => {
+                        let drawing_seed = Rng::new(seed ^ index.wrapping_mul(0x9E37_79B9))
+                            .next_u64()
+                            % EVAL_SEED_BASE;
+                        let sketch = sketch::draw(drawing_seed, *size);
+                        Ok(Pair {
+                            image: sketch.image,
+                            text: sketch.caption,
+                        })
+                    }
+                    Self::Pairs { file, seed } => {
+                        let count = file.entries.len() as u64;
+                        let (epoch, position) = (index / count, index % count);
+                        let mut order: Vec<usize> = (0..file.entries.len()).collect();
+                        Rng::new(seed ^ epoch).shuffle(&mut order);
+                        let (path, text) = &file.entries[order[position as usize]];
+                        let path = file.dir.join(path);
+                        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+                        let image = preprocess::decode_image(&bytes, &path.display().to_string())?;
+                        Ok(Pair {
+                            image,
+                            text: text.clone(),
+                        })
+                    }
+                }
+            })
+            .collect()
+    }
+}
+
+/// The symmetric contrastive loss of a batch and its in-batch matching
+/// accuracy.
+pub fn contrastive_loss(
+    clip: &Clip,
+    config: &ClipConfig,
+    pixels: Tensor<4>,
+    ids: &[Vec<i64>],
+) -> Result<(Tensor<1>, Tensor<2>)> {
+    let images = clip.image_embeds(pixels);
+    let texts = clip.text_embeds(ids, config)?;
+    let n = ids.len();
+    let scale = clip.logit_scale_exp().unsqueeze::<2>();
+    let logits = images.matmul(texts.transpose()) * scale;
+    let device = logits.device();
+    let identity = Tensor::<2>::eye(n, &device);
+    let image_to_text = -(log_softmax(logits.clone(), 1) * identity.clone()).sum() / n as f32;
+    let text_to_image = -(log_softmax(logits.clone(), 0) * identity).sum() / n as f32;
+    Ok(((image_to_text + text_to_image) / 2.0, logits))
+}
+
+/// Share of rows (and of columns) of `logits` whose largest entry is on the
+/// diagonal, averaged.
+fn matching_accuracy(logits: &[f32], n: usize) -> f32 {
+    let argmax = |values: &mut dyn Iterator<Item = f32>| {
+        values
+            .enumerate()
+            .fold((0, f32::NEG_INFINITY), |best, (i, v)| {
+                if v > best.1 { (i, v) } else { best }
+            })
+            .0
+    };
+    let rows = (0..n)
+        .filter(|&i| argmax(&mut (0..n).map(|j| logits[i * n + j])) == i)
+        .count();
+    let columns = (0..n)
+        .filter(|&j| argmax(&mut (0..n).map(|i| logits[i * n + j])) == j)
+        .count();
+    (rows + columns) as f32 / (2 * n) as f32
+}
+
+pub struct Trainer {
+    options: TrainOptions,
+    clip: Clip,
+    layout: Layout,
+    optimizer: ModuleOptimizer,
+    tokenizer: ClipTokenizer,
+    tokenizer_files: TokenizerFiles,
+    preprocess: PreprocessConfig,
+    data: Data,
+    device: Device,
+    /// The next step to run.
+    step: usize,
+}
+
+/// The tokenizer files copied into every exported model folder.
+#[derive(Clone)]
+pub struct TokenizerFiles {
+    pub tokenizer: Vec<u8>,
+    pub tokenizer_config: Option<String>,
+    pub special_tokens_map: Option<String>,
+}
+
+impl TokenizerFiles {
+    /// `tokenizer.json` and, when present, `tokenizer_config.json` and
+    /// `special_tokens_map.json` from `dir`.
+    pub fn read_dir(dir: &Path) -> Result<Self> {
+        let path = dir.join(model::TOKENIZER_FILE);
+        let tokenizer = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        let optional = |name: &str| std::fs::read_to_string(dir.join(name)).ok();
+        Ok(Self {
+            tokenizer,
+            tokenizer_config: optional(model::TOKENIZER_CONFIG_FILE),
+            special_tokens_map: optional(SPECIAL_TOKENS_FILE),
+        })
+    }
+}
+
+const SPECIAL_TOKENS_FILE: &str = "special_tokens_map.json";
+
+#[derive(Serialize, Deserialize)]
+struct TrainerState {
+    options: TrainOptions,
+    /// The next step to run.
+    step: usize,
+}
+
+impl Trainer {
+    /// A new run from freshly initialised weights.
+    pub fn new(options: TrainOptions, tokenizer: TokenizerFiles, device: &Device) -> Result<Self> {
+        let device = device.clone().autodiff();
+        let (clip, layout) = loader::init_clip(&options.model, options.seed, &device)?;
+        Self::assemble(options, clip, layout, None, tokenizer, &device, 0)
+    }
+
+    /// Continues the run saved in `out` (a folder [`Trainer::save`] wrote).
+    pub fn resume(out: &Path, device: &Device) -> Result<Self> {
+        let dir = out.join(CHECKPOINT_DIR);
+        let state_path = dir.join(STATE_FILE);
+        let state_text =
+            std::fs::read_to_string(&state_path).map_err(|e| Error::io(&state_path, e))?;
+        let state: TrainerState = serde_json::from_str(&state_text).map_err(|e| Error::Config {
+            file: state_path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let device = device.clone().autodiff();
+        let files = ModelFiles::read_dir(&dir)?;
+        let (clip, layout) = loader::load_clip_with_layout(
+            &files.weights,
+            &dir.join(model::WEIGHTS_FILE).display().to_string(),
+            &state.options.model,
+            &device,
+        )?;
+        let tokenizer = TokenizerFiles {
+            tokenizer: files.tokenizer,
+            tokenizer_config: files.tokenizer_config,
+            special_tokens_map: std::fs::read_to_string(dir.join(SPECIAL_TOKENS_FILE)).ok(),
+        };
+        let optimizer_state = Some(dir.join(OPTIMIZER_FILE));
+        Self::assemble(
+            state.options,
+            clip,
+            layout,
+            optimizer_state,
+            tokenizer,
+            &device,
+            state.step,
+        )
+    }
+
+    fn assemble(
+        options: TrainOptions,
+        clip: Clip,
+        layout: Layout,
+        optimizer_state: Option<PathBuf>,
+        tokenizer_files: TokenizerFiles,
+        device: &Device,
+        step: usize,
+    ) -> Result<Self> {
+        if options.batch_size < 2 {
+            return Err(Error::Input(
+                "a contrastive batch needs at least 2 pairs".into(),
+            ));
+        }
+        let tokenizer = ClipTokenizer::from_json(
+            &tokenizer_files.tokenizer,
+            tokenizer_files.tokenizer_config.as_deref(),
+            options.model.text_config.max_position_embeddings,
+        )?;
+        let preprocess =
+            PreprocessConfig::clip_default(options.model.vision_config.image_size as u32);
+        let data = Data::open(&options.data, options.seed)?;
+        let mut optimizer = optimizer(&options, &layout);
+        if let Some(path) = optimizer_state {
+            optimizer = optimizer.load(&path).map_err(|e| Error::Config {
+                file: path.display().to_string(),
+                message: format!("cannot read the optimizer state: {e:?}"),
+            })?;
+        }
+        Ok(Self {
+            clip: clip.train().set_require_grad(true),
+            layout,
+            optimizer,
+            tokenizer,
+            tokenizer_files,
+            preprocess,
+            data,
+            device: device.clone(),
+            step,
+            options,
+        })
+    }
+
+    pub fn options(&self) -> &TrainOptions {
+        &self.options
+    }
+
+    /// The next step to run.
+    pub fn step(&self) -> usize {
+        self.step
+    }
+
+    pub fn finished(&self) -> bool {
+        self.step >= self.options.steps
+    }
+
+    /// Runs one optimisation step.
+    pub fn train_step(&mut self) -> Result<StepReport> {
+        let started = Instant::now();
+        let options = &self.options;
+        let n = options.batch_size;
+        let pairs = self.data.batch(self.step, n)?;
+        let size = options.model.vision_config.image_size;
+        let pixels: Vec<f32> = pairs
+            .iter()
+            .flat_map(|pair| preprocess::preprocess(&pair.image, &self.preprocess))
+            .collect();
+        let pixels =
+            Tensor::<4>::from_data(TensorData::new(pixels, [n, 3, size, size]), &self.device);
+        let texts: Vec<&str> = pairs.iter().map(|p| p.text.as_str()).collect();
+        let ids = self.tokenizer.encode_batch(&texts)?;
+
+        let (loss, logits) = contrastive_loss(&self.clip, &options.model, pixels, &ids)?;
+        let loss_value = loss.clone().into_scalar::<f32>();
+        if !loss_value.is_finite() {
+            return Err(Error::Input(format!(
+                "the loss became {loss_value} at step {}; lower the learning rate",
+                self.step
+            )));
+        }
+        let logits_values = logits.into_data().try_into_vec::<f32>().unwrap_or_default();
+        let mut grads = GradientsParams::from_grads(loss.backward(), &self.clip);
+        clip_global_norm(&mut grads, &self.layout, options.max_grad_norm);
+        let learning_rate = options.learning_rate_at(self.step);
+        let clip = self.clip.clone();
+        let clip = self.optimizer.step(learning_rate, clip, grads);
+        self.clip = clamp_logit_scale(clip);
+        self.step += 1;
+
+        let logit_scale = self.clip.logit_scale.val().into_scalar::<f32>();
+        Ok(StepReport {
+            step: self.step,
+            steps: self.options.steps,
+            loss: loss_value,
+            batch_accuracy: matching_accuracy(&logits_values, n),
+            logit_scale: logit_scale.exp(),
+            learning_rate,
+            pairs_per_second: n as f32 / started.elapsed().as_secs_f32(),
+        })
+    }
+
+    /// Writes the model in the Hugging Face layout to `out`, and to
+    /// `out/checkpoint` the f32 weights, optimizer state and run state that
+    /// [`Trainer::resume`] reads.
+    pub fn save(&self, out: &Path) -> Result<()> {
+        let dir = out.join(CHECKPOINT_DIR);
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let export = if self.options.export_f16 {
+            SaveDtype::F16
+        } else {
+            SaveDtype::F32
+        };
+        let clip = self.clip.valid();
+        self.write_model_folder(out, &clip, export)?;
+        self.write_model_folder(&dir, &clip, SaveDtype::F32)?;
+        let optimizer_path = dir.join(OPTIMIZER_FILE);
+        self.optimizer
+            .save(&optimizer_path)
+            .map_err(|e| Error::Config {
+                file: optimizer_path.display().to_string(),
+                message: format!("cannot write: {e:?}"),
+            })?;
+        let state = TrainerState {
+            options: self.options.clone(),
+            step: self.step,
+        };
+        let state_text = serde_json::to_string_pretty(&state).expect("state serializes");
+        write(&dir.join(STATE_FILE), state_text.as_bytes())
+    }
+
+    fn write_model_folder(&self, dir: &Path, clip: &Clip, dtype: SaveDtype) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        write(
+            &dir.join(model::WEIGHTS_FILE),
+            &loader::save_clip(clip, &self.layout, dtype)?,
+        )?;
+        write(
+            &dir.join(model::CONFIG_FILE),
+            self.options.model.to_json().as_bytes(),
+        )?;
+        write(
+            &dir.join(model::PREPROCESSOR_FILE),
+            self.preprocess.to_json().as_bytes(),
+        )?;
+        let t = &self.tokenizer_files;
+        write(&dir.join(model::TOKENIZER_FILE), &t.tokenizer)?;
+        if let Some(text) = &t.tokenizer_config {
+            write(&dir.join(model::TOKENIZER_CONFIG_FILE), text.as_bytes())?;
+        }
+        if let Some(text) = &t.special_tokens_map {
+            write(&dir.join(SPECIAL_TOKENS_FILE), text.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// The current weights as an inference model on `device`.
+    pub fn model(&self, device: &Device) -> Result<ClipModel> {
+        let weights = loader::save_clip(&self.clip.valid(), &self.layout, SaveDtype::F32)?;
+        let files = ModelFiles {
+            config: self.options.model.to_json(),
+            weights,
+            tokenizer: self.tokenizer_files.tokenizer.clone(),
+            tokenizer_config: self.tokenizer_files.tokenizer_config.clone(),
+            preprocessor_config: Some(self.preprocess.to_json()),
+        };
+        ClipModel::from_files(&files, device)
+    }
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    std::fs::write(path, bytes).map_err(|e| Error::io(path, e))
+}
+
+fn adamw(weight_decay: f32) -> AdamWConfig {
+    AdamWConfig::new()
+        .with_beta_2(0.98)
+        .with_epsilon(1e-6)
+        .with_weight_decay(weight_decay)
+}
+
+/// The rank of a parameter as Burn holds it (linear and patch weights are
+/// 2-d matrices, the stored 0-d temperature one element).
+fn held_rank(stored: &crate::loader::StoredParam) -> usize {
+    if stored.transposed {
+        2
+    } else {
+        stored.shape.len().max(1)
+    }
+}
+
+/// AdamW with decoupled weight decay on the matrices only: as in CLIP,
+/// gains, biases, embeddings and the temperature are not decayed.
+fn optimizer(options: &TrainOptions, layout: &Layout) -> ModuleOptimizer {
+    let no_decay: Vec<ParamId> = layout
+        .iter()
+        .filter(|p| held_rank(p) == 1 || p.name.contains("embedding"))
+        .map(|p| p.id)
+        .collect();
+    ModuleOptimizer::from(adamw(options.weight_decay).build()).with_group(
+        ParamGroup::from_ids(no_decay),
+        adamw(0.0).build(),
+        None,
+    )
+}
+
+/// Scales every gradient by `max_norm / norm` when the global L2 norm of all
+/// of them exceeds `max_norm`.
+fn clip_global_norm(grads: &mut GradientsParams, layout: &Layout, max_norm: f32) {
+    let mut squares = Vec::with_capacity(layout.len());
+    for p in layout {
+        let square_sum = match held_rank(p) {
+            1 => grads.get::<1>(p.id).map(|g| g.square().sum()),
+            _ => grads.get::<2>(p.id).map(|g| g.square().sum()),
+        };
+        squares.extend(square_sum);
+    }
+    if squares.is_empty() {
+        return;
+    }
+    let norm = Tensor::cat(squares, 0).sum().sqrt().into_scalar::<f32>();
+    if norm <= max_norm || !norm.is_finite() {
+        return;
+    }
+    let factor = max_norm / norm;
+    for p in layout {
+        match held_rank(p) {
+            1 => {
+                if let Some(g) = grads.remove::<1>(p.id) {
+                    grads.register(p.id, g * factor);
+                }
+            }
+            _ => {
+                if let Some(g) = grads.remove::<2>(p.id) {
+                    grads.register(p.id, g * factor);
+                }
+            }
+        }
+    }
+}
+
+/// Keeps the learned temperature's inverse at or below 100, as CLIP does
+/// after every update.
+fn clamp_logit_scale(mut clip: Clip) -> Clip {
+    clip.logit_scale = clip
+        .logit_scale
+        .map(|t| t.clamp_max(MAX_LOGIT_SCALE).detach().require_grad());
+    clip
+}
+
+/// Trains until the last step, saving every `checkpoint_every` steps and at
+/// the end; `on_step` sees every step's report.
+pub fn run(trainer: &mut Trainer, out: &Path, mut on_step: impl FnMut(&StepReport)) -> Result<()> {
+    while !trainer.finished() {
+        let report = trainer.train_step()?;
+        on_step(&report);
+        let every = trainer.options.checkpoint_every.max(1);
+        if trainer.step.is_multiple_of(every) || trainer.finished() {
+            trainer.save(out)?;
+        }
+    }
+    Ok(())
+}
