@@ -17,7 +17,6 @@ pub mod loader;
 pub mod model;
 pub mod preprocess;
 pub mod rng;
-#[path = "sketch_stub.rs"]
 pub mod sketch;
 pub mod text;
 pub mod tokenizer;

@@ -1,6 +1,6 @@
-//! A small seeded random generator (SplitMix64): the same numbers on every
-//! platform, wasm included, so drawings, weight initialisation and data order
-//! are reproducible from a seed.
+//! A small seeded random generator (SplitMix64): bit-for-bit the same on
+//! every platform, wasm included, so drawings, weight initialisation and data
+//! order are reproducible from a seed.
 
 #[derive(Clone, Debug)]
 pub struct Rng {
@@ -20,25 +20,29 @@ impl Rng {
 
     pub fn next_u64(&mut self) -> u64 {
         self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        mix64(self.state)
     }
 
-    /// Uniform in `[0, 1)`.
+    /// Uniform in `[0, 1)`, with 24 bits of resolution.
     pub fn f32(&mut self) -> f32 {
-        (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32
+        (self.next_u64() >> 40) as f32 * (1.0 / (1u32 << 24) as f32)
     }
 
-    /// Uniform in `[low, high)`.
-    pub fn range(&mut self, low: f32, high: f32) -> f32 {
-        low + (high - low) * self.f32()
+    /// Uniform in `[lo, hi)`.
+    pub fn range(&mut self, lo: f32, hi: f32) -> f32 {
+        lo + (hi - lo) * self.f32()
     }
 
-    /// Uniform in `0..n` (`n > 0`).
+    /// Uniform in `0..n`; 0 when `n` is 0.
     pub fn below(&mut self, n: usize) -> usize {
-        ((self.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * n as f64) as usize
+        // The high half of a 64x64-bit product: no modulo bias worth noting
+        // and no loop, and u128 works on 32-bit targets too.
+        ((u128::from(self.next_u64()) * n as u128) >> 64) as usize
+    }
+
+    /// Uniform in `lo..hi`; `lo` when that is empty.
+    pub fn range_usize(&mut self, lo: usize, hi: usize) -> usize {
+        lo + self.below(hi.saturating_sub(lo))
     }
 
     /// True with probability `p`.
@@ -46,19 +50,37 @@ impl Rng {
         self.f32() < p
     }
 
-    /// Standard normal (Box-Muller).
-    pub fn normal(&mut self) -> f32 {
-        let u1 = ((self.next_u64() >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
-        let u2 = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
-        ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+    /// One element, uniformly.
+    ///
+    /// # Panics
+    ///
+    /// If `items` is empty.
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
     }
 
-    /// Fisher-Yates.
+    /// Fisher-Yates shuffle.
     pub fn shuffle<T>(&mut self, items: &mut [T]) {
         for i in (1..items.len()).rev() {
             items.swap(i, self.below(i + 1));
         }
     }
+
+    /// Standard normal (Box-Muller), for initial weights (native only: the
+    /// standard library's `ln` and `cos` may differ in the last bit across
+    /// platforms).
+    pub fn normal(&mut self) -> f32 {
+        let u1 = ((self.next_u64() >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
+        let u2 = (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64;
+        ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+    }
+}
+
+/// The SplitMix64 output function, also used as a hash.
+pub fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// FNV-1a: a fixed, portable string hash.

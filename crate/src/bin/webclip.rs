@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
+use webclip::config::ClipConfig;
 use webclip::device::{self, DeviceChoice};
 use webclip::eval;
 use webclip::model::ClipModel;
@@ -114,6 +115,9 @@ struct TrainArgs {
     /// Continue the run saved in --out (all other settings come from it)
     #[arg(long)]
     resume: bool,
+    /// The architecture as a CLIP config.json (default: the bundled sketch model's)
+    #[arg(long)]
+    model_config: Option<PathBuf>,
     /// Folder with the CLIP tokenizer (tokenizer.json) to train with and ship
     #[arg(long, default_value = "tests/fixtures/tokenizer")]
     tokenizer: PathBuf,
@@ -301,6 +305,10 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
             options.data = DataSource::Pairs {
                 file: PathBuf::from(&args.data),
             };
+        }
+        if let Some(path) = &args.model_config {
+            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            options.model = ClipConfig::from_json(&text, &path.display().to_string())?;
         }
         options.steps = args.steps.unwrap_or(options.steps);
         options.batch_size = args.batch_size.unwrap_or(options.batch_size);
