@@ -5,6 +5,9 @@
 //   const model = await ClipModel.load("models/clip", { device: "auto", onProgress });
 //   const { labels, probs } = await model.classify(file, ["cat", "dog"]);
 
+/** The Cache API bucket that keeps downloaded weights between visits. */
+export const CACHE_NAME = "webclip-models";
+
 export class ClipModel {
   #worker;
   #calls = new Map();
@@ -32,11 +35,16 @@ export class ClipModel {
     };
     worker.onerror = (event) => {
       event.preventDefault();
-      this.#failure = new Error(`the model stopped (${event.message || "its worker failed"}); load it again`);
-      for (const call of this.#calls.values()) call.reject(this.#failure);
-      this.#calls.clear();
-      this.#worker.terminate();
+      this.#stop(new Error(`the model stopped (${event.message || "its worker failed"}); load it again`));
     };
+  }
+
+  /** Ends the worker: pending and later calls reject with `failure`. */
+  #stop(failure) {
+    this.#failure ??= failure;
+    for (const call of this.#calls.values()) call.reject(this.#failure);
+    this.#calls.clear();
+    this.#worker.terminate();
   }
 
   #call(op, args, onProgress) {
@@ -84,9 +92,14 @@ export class ClipModel {
     return { labels: [...labels], probs };
   }
 
-  /** Stops the worker and frees the model. */
+  /** Stops the worker and frees the model; calls still running reject. */
   dispose() {
-    this.#worker.terminate();
+    this.#stop(new Error("the model was unloaded"));
+  }
+
+  /** Deletes the downloaded weights kept for later visits. */
+  static async clearCache() {
+    return (await globalThis.caches?.delete(CACHE_NAME)) ?? false;
   }
 }
 

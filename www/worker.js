@@ -2,6 +2,7 @@
 // wasm module, answers the page's calls. See webclip.js for the API.
 
 import init, { WebClip } from "./pkg/webclip_wasm.js";
+import { CACHE_NAME } from "./webclip.js";
 
 const ready = init({ module_or_path: new URL("./pkg/webclip_wasm_bg.wasm", import.meta.url) });
 let model = null;
@@ -13,7 +14,6 @@ const FILES = [
   { name: "tokenizer_config.json", text: true, optional: true },
   { name: "preprocessor_config.json", text: true, optional: true },
 ];
-const CACHE = "webclip-models";
 
 onmessage = async ({ data: { id, op, args } }) => {
   try {
@@ -59,9 +59,18 @@ async function readLocal(list) {
   return files;
 }
 
+/** A failed download, with what a person can do about it. */
+function downloadError(url, name, { status, statusText }) {
+  let hint = "";
+  if (status === 401) hint = ": on the Hugging Face hub this means the repo does not exist, or it is private or gated";
+  if (status === 404 && name === "model.safetensors") hint = ": webclip reads only safetensors weights, so pick a revision that has them (for openai/clip-vit-base-patch32, refs/pr/15)";
+  return new Error(`${url} answered ${status} ${statusText}${hint}`);
+}
+
 /** Downloads the model folder at `base`, from the Cache API when it is there. */
 async function download(base, progress) {
-  const cache = await caches.open(CACHE).catch(() => null);
+  // The Cache API exists only in secure contexts (https or localhost).
+  const cache = await globalThis.caches?.open(CACHE_NAME).catch(() => null);
   const files = {};
   for (const { name, text, optional } of FILES) {
     const url = `${base.replace(/\/$/, "")}/${name}`;
@@ -74,7 +83,7 @@ async function download(base, progress) {
       }
       if (!response.ok) {
         if (optional && response.status === 404) continue;
-        throw new Error(`${url} answered ${response.status} ${response.statusText}`);
+        throw downloadError(url, name, response);
       }
       const body = await readWithProgress(response, name, progress);
       await cache?.put(url, new Response(body, { headers: response.headers })).catch(() => {});
