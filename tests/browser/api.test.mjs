@@ -1,0 +1,100 @@
+// The JavaScript API (webclip.js) against transformers' outputs for the tiny
+// fixture model: text and image embeddings and zero-shot probabilities, on
+// WebGPU and on the CPU.
+
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import {
+  JPEG_TOLERANCE,
+  TEST_TIMEOUT,
+  TOLERANCE,
+  assertRowsClose,
+  fixture,
+  goldenRows,
+  inputs,
+  isJpeg,
+  launch,
+  openPage,
+} from "./harness.mjs";
+
+const MODEL = "tiny-quickgelu";
+/** An RGB PNG without a colour profile: its pixels come back from a canvas unchanged. */
+const IMAGE_DATA_SOURCE = "images/shapes_wide.png";
+
+let browser;
+before(async () => (browser = await launch()));
+after(() => browser?.close());
+
+/** Runs the whole golden input set through ClipModel inside the page. */
+function runInPage(page, device) {
+  return page.evaluate(
+    async ({ model, device, inputs, imageDataSource }) => {
+      const { ClipModel } = await import("./webclip.js");
+      const fetchBytes = async (file) => new Uint8Array(await (await fetch(`/fixtures/${file}`)).arrayBuffer());
+      const clip = await ClipModel.load(`/fixtures/models/${model}`, { device });
+      const width = clip.embedDim;
+      const rows = (flat) => Array.from({ length: flat.length / width }, (_, i) => Array.from(flat.slice(i * width, (i + 1) * width)));
+      const out = { device: clip.device, texts: rows(await clip.embedText(inputs.texts)), images: [], probs: [] };
+      for (const file of inputs.images) {
+        const bytes = await fetchBytes(file);
+        out.images.push(Array.from(await clip.embedImage(bytes)));
+        const { labels, probs } = await clip.classify(new Blob([bytes]), inputs.labels, inputs.template);
+        out.labels = labels;
+        out.probs.push(Array.from(probs));
+      }
+      // ImageData: decoded pixels instead of a file.
+      const bitmap = await createImageBitmap(new Blob([await fetchBytes(imageDataSource)]), { colorSpaceConversion: "none" });
+      const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+      const context = canvas.getContext("2d");
+      context.drawImage(bitmap, 0, 0);
+      out.imageData = Array.from(await clip.embedImage(context.getImageData(0, 0, bitmap.width, bitmap.height)));
+      clip.dispose();
+      return out;
+    },
+    { model: MODEL, device, inputs, imageDataSource: IMAGE_DATA_SOURCE },
+  );
+}
+
+for (const [device, name] of [
+  ["webgpu", "WebGPU"],
+  ["cpu", "the CPU"],
+]) {
+  test(`ClipModel on ${name} matches transformers (${MODEL}; within ${TOLERANCE}, JPEG files ${JPEG_TOLERANCE})`, { timeout: TEST_TIMEOUT }, async (t) => {
+    const { page, problems } = await openPage(browser);
+    const golden = goldenRows(fixture(`golden/${MODEL}.safetensors`));
+    const started = performance.now();
+    const got = await runInPage(page, device);
+    t.diagnostic(`${inputs.texts.length} texts, ${inputs.images.length} images twice: ${((performance.now() - started) / 1000).toFixed(1)} s`);
+
+    assert.equal(got.device, device, "model.device");
+    assert.deepEqual(got.labels, inputs.labels);
+    assertRowsClose(t, "text embeddings", got.texts, golden.text_embeds, TOLERANCE);
+    // Lossless formats decode exactly; JPEG decoders differ slightly.
+    for (const [kind, tolerance] of [
+      ["lossless", TOLERANCE],
+      ["jpeg", JPEG_TOLERANCE],
+    ]) {
+      const pick = (rows) => rows.filter((_, i) => isJpeg(inputs.images[i]) === (kind === "jpeg"));
+      assertRowsClose(t, `image embeddings (${kind} files)`, pick(got.images), pick(golden.image_embeds), tolerance);
+      assertRowsClose(t, `classify probabilities (${kind} files)`, pick(got.probs), pick(golden.probs), tolerance);
+    }
+    const index = inputs.images.indexOf(IMAGE_DATA_SOURCE);
+    assertRowsClose(t, "image embedding from ImageData", [got.imageData], [golden.image_embeds[index]], TOLERANCE);
+    assert.deepEqual(problems, [], "console errors");
+    await page.context().close();
+  });
+}
+
+test("dispose() rejects the calls still running and every later one", { timeout: TEST_TIMEOUT }, async () => {
+  const { page } = await openPage(browser);
+  const messages = await page.evaluate(async (model) => {
+    const { ClipModel } = await import("./webclip.js");
+    const clip = await ClipModel.load(`/fixtures/models/${model}`, { device: "cpu" });
+    const running = clip.embedText(["a photo of a cat"]);
+    clip.dispose();
+    const message = (promise) => promise.then(() => "resolved", (error) => error.message);
+    return [await message(running), await message(clip.embedText(["a dog"]))];
+  }, MODEL);
+  assert.deepEqual(messages, ["the model was unloaded", "the model was unloaded"]);
+  await page.context().close();
+});

@@ -1,0 +1,196 @@
+// The page as a person uses it, on WebGPU: load the fixture model through the
+// model picker, upload images, type prompts, read the bars. One page through
+// all the steps, in order.
+
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { after, before, describe, test } from "node:test";
+import {
+  BASE_URL,
+  TEST_TIMEOUT,
+  TOLERANCE,
+  fixture,
+  goldenRows,
+  inputs,
+  launch,
+  loadFromUrl,
+  openPage,
+  screenshot,
+  waitForText,
+} from "./harness.mjs";
+
+const MODEL = "tiny-quickgelu";
+const golden = goldenRows(fixture(`golden/${MODEL}.safetensors`));
+/** Shown percentages have one decimal: half of 0.1 for the rounding, plus the API's tolerance. */
+const SHOWN_TOLERANCE = 0.05 + 100 * TOLERANCE;
+const options = { timeout: TEST_TIMEOUT };
+
+/** The bars of the newest result for `file`, top to bottom. */
+async function bars(page, file) {
+  const result = page.locator("#results > li").filter({ has: page.getByRole("heading", { name: file, exact: true }) });
+  return result.first().locator(".bar").evaluateAll((rows) =>
+    rows.map((row) => ({
+      label: row.querySelector(".label").textContent,
+      shown: row.querySelector("output").textContent,
+      width: parseFloat(row.querySelector(".fill").style.width),
+      top: row.classList.contains("top"),
+    })),
+  );
+}
+
+/** Checks the bars of `file` against transformers' probabilities for the golden labels. */
+async function assertBarsMatchGolden(t, page, file) {
+  const want = golden.probs[inputs.images.indexOf(`images/${file}`)];
+  const rows = await bars(page, file);
+  assert.deepEqual(rows.map((r) => r.label).sort(), [...inputs.labels].sort(), `${file}: one bar per prompt`);
+  let maxDiff = 0;
+  for (const row of rows) {
+    assert.match(row.shown, /^\d+\.\d%$/, `${file}: ${row.label} shown as a percentage with one decimal`);
+    const expected = 100 * want[inputs.labels.indexOf(row.label)];
+    const diff = Math.abs(parseFloat(row.shown) - expected);
+    maxDiff = Math.max(maxDiff, diff);
+    assert.ok(diff <= SHOWN_TOLERANCE, `${file}: ${row.label} shows ${row.shown}, transformers ${expected.toFixed(4)}%`);
+    assert.ok(Math.abs(row.width - expected) <= SHOWN_TOLERANCE, `${file}: ${row.label}'s bar is ${row.width}% wide`);
+  }
+  t.diagnostic(`${file}: shown percentages differ from transformers by at most ${maxDiff.toFixed(3)} (tolerance ${SHOWN_TOLERANCE.toFixed(2)})`);
+  const shown = rows.map((r) => parseFloat(r.shown));
+  assert.deepEqual(shown, [...shown].sort((a, b) => b - a), `${file}: bars sorted, most likely first`);
+  assert.deepEqual(
+    rows.map((r) => r.top),
+    rows.map((_, i) => i === 0),
+    `${file}: only the first bar highlighted`,
+  );
+  const best = inputs.labels[want.indexOf(Math.max(...want))];
+  assert.equal(rows[0].label, best, `${file}: transformers' most likely label on top`);
+}
+
+async function classifyFiles(page, files) {
+  await page.setInputFiles("#images", files);
+  await page.click("#run");
+  await waitForText(page, "#classify-status", /classified/);
+}
+
+describe("the page", () => {
+  let browser, page, requests, problems;
+  before(async () => {
+    browser = await launch();
+    ({ page, requests, problems } = await openPage(browser));
+  });
+  after(() => browser?.close());
+
+  test("every control has a label", options, async () => {
+    await screenshot(page, "01-start");
+    const unlabelled = await page.evaluate(() =>
+      [...document.querySelectorAll("input, select, textarea, button, progress")]
+        .filter((element) => element.checkVisibility())
+        .filter((element) => !element.labels?.length && !element.getAttribute("aria-label") && !element.textContent.trim())
+        .map((element) => element.outerHTML),
+    );
+    assert.deepEqual(unlabelled, []);
+  });
+
+  test("loads the fixture model through the model picker, on WebGPU when available", options, async () => {
+    assert.ok(await page.isDisabled("#run"), "Classify waits for a model");
+    await loadFromUrl(page, "/fixtures/models/tiny-quickgelu", "auto");
+    await waitForText(page, "#model-status", /Ready on WebGPU/);
+    assert.ok(await page.isEnabled("#run"));
+    await screenshot(page, "02-model-loaded");
+  });
+
+  test("classifies uploaded images as transformers does: bars sorted, top highlighted, times shown", options, async (t) => {
+    const files = ["chelsea.png", "la.png", "shapes.webp"];
+    await page.setInputFiles("#images", files.map((f) => fixture(`images/${f}`)));
+    await waitForText(page, "#classify-status", /3 images ready/);
+    assert.deepEqual(await page.locator("#queue li").allTextContents(), files);
+    await page.fill("#prompts", inputs.labels.join("\n"));
+    await page.fill("#template", inputs.template);
+    await screenshot(page, "03-images-added");
+    await page.click("#run");
+    const summary = await waitForText(page, "#classify-status", /classified/);
+    assert.match(summary, /^3 images classified; 6 prompts encoded in \d+ ms\.$/);
+    assert.equal(await page.locator("#queue li").count(), 0, "the queue empties");
+    for (const file of files) await assertBarsMatchGolden(t, page, file);
+    for (const meta of await page.locator("#results .meta").allTextContents()) {
+      assert.match(meta, /^image \d+ ms · prompt batch \d+ ms · on WebGPU$/);
+    }
+    await screenshot(page, "04-results");
+  });
+
+  test("a corrupt image shows an error, and the page keeps working", options, async (t) => {
+    const before = await page.locator("#results > li").count();
+    await page.setInputFiles("#images", [
+      { name: "corrupt.png", mimeType: "image/png", buffer: Buffer.from("this is not a PNG file") },
+      { name: "palette.png", mimeType: "image/png", buffer: readFileSync(fixture("images/palette.png")) },
+    ]);
+    await page.click("#run");
+    const message = await waitForText(page, "#classify-status", /corrupt\.png/);
+    t.diagnostic(`shown: ${message}`);
+    assert.match(message, /Could not classify corrupt\.png: .*not a recognised image format/);
+    assert.match(message, /1 image classified/, "the valid image of the batch still classified");
+    assert.ok(await page.locator("#classify-status").evaluate((e) => e.classList.contains("error")));
+    await screenshot(page, "05-corrupt-image");
+    assert.equal(await page.locator("#results > li").count(), before + 1);
+    await assertBarsMatchGolden(t, page, "palette.png");
+
+    await classifyFiles(page, [fixture("images/camera.png")]);
+    assert.ok(!(await page.locator("#classify-status").evaluate((e) => e.classList.contains("error"))));
+    await assertBarsMatchGolden(t, page, "camera.png");
+  });
+
+  test("an empty prompt list shows an error, and the page keeps working", options, async (t) => {
+    await page.setInputFiles("#images", [fixture("images/logo.png")]);
+    await page.fill("#prompts", "  \n\n \n");
+    await page.click("#run");
+    const message = await waitForText(page, "#classify-status", /prompt/);
+    assert.equal(message, "Type at least one prompt, one per line.");
+    assert.ok(await page.locator("#classify-status").evaluate((e) => e.classList.contains("error")));
+    assert.deepEqual(await page.locator("#queue li").allTextContents(), ["logo.png"], "the image stays queued");
+    await screenshot(page, "06-empty-prompts");
+
+    await page.fill("#prompts", inputs.labels.join("\n"));
+    await page.click("#run");
+    await waitForText(page, "#classify-status", /1 image classified/);
+    await assertBarsMatchGolden(t, page, "logo.png");
+  });
+
+  test("is keyboard operable, with a visible focus", options, async (t) => {
+    await page.setInputFiles("#images", [fixture("images/rgba_alpha.png")]);
+    await page.focus("#template");
+    await page.keyboard.press("Tab");
+    const focused = await page.evaluate(() => {
+      const element = document.activeElement;
+      const style = getComputedStyle(element);
+      return { id: element.id, outline: `${style.outlineStyle} ${style.outlineWidth}` };
+    });
+    assert.deepEqual(focused, { id: "run", outline: "solid 3px" }, "Tab from the template reaches Classify, outlined");
+    await screenshot(page, "07-keyboard-focus");
+    await page.keyboard.press("Enter");
+    await waitForText(page, "#classify-status", /1 image classified/);
+    await assertBarsMatchGolden(t, page, "rgba_alpha.png");
+  });
+
+  test("fits a phone-sized screen (390×844)", options, async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 390, `the page is ${width} px wide`);
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await screenshot(page, "08-phone-top", { fullPage: false });
+    await page.evaluate(() => document.getElementById("run").scrollIntoView());
+    await screenshot(page, "09-phone-results", { fullPage: false });
+    await page.setViewportSize({ width: 1000, height: 800 });
+  });
+
+  test("asks only its own origin for anything, its worker included", options, async (t) => {
+    const origin = new URL(BASE_URL).origin;
+    // data: URLs (the empty favicon) never reach a network.
+    const foreign = requests.filter((url) => !url.startsWith("data:") && new URL(url).origin !== origin);
+    const shortly = (url) => (url.startsWith("blob:") ? "blob:…" : new URL(url).pathname);
+    t.diagnostic(`${requests.length} requests: ${[...new Set(requests.map(shortly))].join(" ")}`);
+    assert.deepEqual(foreign, []);
+    assert.ok(
+      requests.some((url) => url.endsWith("/pkg/webclip_wasm_bg.wasm")) && requests.some((url) => url.endsWith("/model.safetensors")),
+      "the worker's requests are recorded too",
+    );
+    assert.deepEqual(problems, [], "console errors");
+  });
+});
