@@ -1,7 +1,10 @@
 //! Project tasks, run as `cargo xtask <task>`:
 //!
 //! - `test`: installs what the tests need (Mesa's Vulkan driver, so the wgpu
-//!   tests run on a real driver even without a GPU) and runs every test.
+//!   tests run on a real driver even without a GPU; Chromium for the browser
+//!   tests) and runs every test: the Rust tests, then the page's in headless
+//!   Chromium.
+//! - `test-web`: the browser tests alone.
 //! - `bench [REPEATS]`: times webclip's encoders on the CPU beside PyTorch and
 //!   onnxruntime on the same random ViT-B/32-shaped model, and prints ratios.
 //! - `dist`: builds the web page into `dist/` (any static host can serve it).
@@ -16,6 +19,7 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
+        Some("test-web") => install_system_packages().and_then(|()| web::test_browser()),
         Some("bench") => bench(args.get(1).map_or("10", String::as_str)),
         Some("dist") => web::dist().map(|_| ()),
         Some("serve") => match args.get(1).map_or(Ok(8000), |p| p.parse()) {
@@ -24,7 +28,7 @@ fn main() -> ExitCode {
         },
         _ => {
             eprintln!(
-                "usage: cargo xtask test [cargo test args] | bench [REPEATS] | dist | serve [PORT]"
+                "usage: cargo xtask test [cargo test args] | test-web | bench [REPEATS] | dist | serve [PORT]"
             );
             return ExitCode::from(2);
         }
@@ -60,10 +64,14 @@ fn is_root() -> bool {
 }
 
 /// Debian packages the tests need, by a file each one installs.
-const SYSTEM_PACKAGES: &[(&str, &str)] = &[(
-    "mesa-vulkan-drivers",
-    "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json",
-)];
+const SYSTEM_PACKAGES: &[(&str, &str)] = &[
+    (
+        "mesa-vulkan-drivers",
+        "/usr/share/vulkan/icd.d/lvp_icd.x86_64.json",
+    ),
+    // Ships SwiftShader, so WebGPU runs headless without a GPU.
+    ("chromium", "/usr/bin/chromium"),
+];
 
 fn install_system_packages() -> Result<(), String> {
     let missing: Vec<&str> = SYSTEM_PACKAGES
@@ -97,7 +105,8 @@ fn test(extra: &[String]) -> Result<(), String> {
     if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
         cargo.env("XDG_RUNTIME_DIR", std::env::temp_dir());
     }
-    run(&mut cargo)
+    run(&mut cargo)?;
+    web::test_browser()
 }
 
 const FIXTURES: &str = "tests/fixtures";

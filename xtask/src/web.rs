@@ -75,13 +75,19 @@ pub fn dist() -> Result<PathBuf, String> {
     Ok(dist)
 }
 
-/// `dist`, then serves it (and, under `/fixtures/`, the test fixtures) on
-/// 127.0.0.1 with the cross-origin isolation headers the page wants.
+/// `dist`, then serves it on localhost.
 pub fn serve(port: u16) -> Result<(), String> {
     let dist = dist()?;
     let listener =
         TcpListener::bind(("127.0.0.1", port)).map_err(|e| format!("port {port}: {e}"))?;
     eprintln!("xtask: serving http://127.0.0.1:{port}/ (Ctrl-C stops)");
+    serve_on(listener, dist);
+    Ok(())
+}
+
+/// Serves `dist` (and, under `/fixtures/`, the test fixtures) with the
+/// cross-origin isolation headers the page wants, until the process ends.
+fn serve_on(listener: TcpListener, dist: PathBuf) {
     let fixtures = root().join("tests/fixtures");
     for stream in listener.incoming().flatten() {
         let (dist, fixtures) = (dist.clone(), fixtures.clone());
@@ -89,7 +95,60 @@ pub fn serve(port: u16) -> Result<(), String> {
             let _ = respond(stream, &dist, &fixtures);
         });
     }
-    Ok(())
+}
+
+/// The browser tests (`tests/browser`, Node and playwright-core driving
+/// headless Chromium): builds `dist`, serves it on a free port and runs them
+/// against it. Screenshots go to `target/browser-artifacts/`.
+pub fn test_browser() -> Result<(), String> {
+    let node = node_version();
+    if node < Some((20, 10)) {
+        return Err(format!(
+            "the browser tests need Node.js 20.10 or newer, with npm (found {})",
+            node.map_or("none".into(), |(major, minor)| format!("{major}.{minor}"))
+        ));
+    }
+    let dist = dist()?;
+    let tests = root().join("tests/browser");
+    if is_stale(
+        &tests.join("node_modules/.package-lock.json"),
+        &tests.join("package-lock.json"),
+    ) {
+        run(Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&tests))?;
+    }
+    // The server thread ends with this process.
+    let listener = TcpListener::bind(("127.0.0.1", 0)).map_err(|e| format!("no free port: {e}"))?;
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    std::thread::spawn(move || serve_on(listener, dist));
+    let artifacts = root().join("target/browser-artifacts");
+    eprintln!(
+        "xtask: browser tests against http://127.0.0.1:{port}/ (screenshots in {})",
+        artifacts.display()
+    );
+    run(Command::new("node")
+        .args(["--test", "--test-concurrency=1", "--test-reporter=spec"])
+        .current_dir(&tests)
+        .env("WEBCLIP_URL", format!("http://127.0.0.1:{port}/"))
+        .env("WEBCLIP_ARTIFACTS", &artifacts))
+}
+
+/// The (major, minor) version of `node` on the PATH.
+fn node_version() -> Option<(u32, u32)> {
+    let out = Command::new("node").arg("--version").output().ok()?;
+    let version = String::from_utf8_lossy(&out.stdout);
+    let mut parts = version.trim().trim_start_matches('v').split('.');
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
+/// Whether `made` is missing or older than `source`, the file it is made from.
+fn is_stale(made: &Path, source: &Path) -> bool {
+    let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    match (modified(made), modified(source)) {
+        (Some(made), Some(source)) => made < source,
+        _ => true,
+    }
 }
 
 fn content_type(path: &Path) -> &'static str {
