@@ -89,6 +89,12 @@ describe("the page", () => {
     assert.deepEqual(unlabelled, []);
   });
 
+  test("has a Content-Security-Policy without unsafe-eval", options, async () => {
+    const policy = await page.getAttribute('meta[http-equiv="Content-Security-Policy"]', "content");
+    assert.match(policy, /script-src 'self' 'wasm-unsafe-eval';/);
+    assert.doesNotMatch(policy, /'unsafe-eval'|'unsafe-inline'/);
+  });
+
   test("loads the fixture model through the model picker, on WebGPU when available", options, async () => {
     assert.ok(await page.isDisabled("#run"), "Classify waits for a model");
     await loadFromUrl(page, "/fixtures/models/tiny-quickgelu", "auto");
