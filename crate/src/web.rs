@@ -100,7 +100,7 @@ impl WebClip {
     pub fn embed_image(&self, bytes: Vec<u8>) -> Promise {
         let model = Rc::clone(&self.model);
         future_to_promise(async move {
-            let pixels = model.pixel_values(&bytes, "the image").map_err(js_error)?;
+            let pixels = model.pixel_values(&bytes, "file").map_err(js_error)?;
             model
                 .embed_images_async(&[pixels])
                 .await
@@ -118,7 +118,7 @@ impl WebClip {
     ) -> Promise {
         let model = Rc::clone(&self.model);
         future_to_promise(async move {
-            let pixels = model.pixel_values(&bytes, "the image").map_err(js_error)?;
+            let pixels = model.pixel_values(&bytes, "file").map_err(js_error)?;
             let template = template.unwrap_or_else(|| DEFAULT_TEMPLATE.to_string());
             model
                 .classify_async(&[pixels], &labels, &template)
