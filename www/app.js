@@ -63,10 +63,16 @@ function sourceUrl() {
   return `https://huggingface.co/${repo}/resolve/${encodeURIComponent(revision)}`;
 }
 
+/** Tells the Draw screen (game.js), which plays with this page's model. */
+function announce(source) {
+  document.dispatchEvent(new CustomEvent("webclip:model", { detail: { model, source } }));
+}
+
 async function load(source) {
   const ticket = ++loads;
   model?.dispose();
   model = null;
+  announce(source);
   updateRun();
   const progress = $("progress");
   progress.hidden = false;
@@ -85,6 +91,7 @@ async function load(source) {
     });
     if (ticket !== loads) return loaded.dispose();
     model = loaded;
+    announce(source);
     status("model-status", `Ready on ${deviceName()}.`);
   } catch (error) {
     if (ticket === loads) status("model-status", `Could not load the model: ${error.message}`, true);
