@@ -12,6 +12,9 @@ import { CANDIDATES, DRAWING_TEMPLATE, contest, distractors, judge } from "../..
 const pools = JSON.parse(readFileSync(new URL("../../www/prompts.json", import.meta.url), "utf8"));
 const SKETCH = pools.sketch.prompts;
 const options = { timeout: TEST_TIMEOUT };
+/** The game's own code is the same on either device (api.test.mjs covers both), and
+ * SwiftShader's WebGPU takes ~40 s for the 20 prompts that the CPU encodes at once. */
+const DEVICE = "cpu";
 
 describe("the scoring rules (judge.js)", () => {
   test("the prompt pools: the sketch model's 20 categories, and at least 100 silly prompts", () => {
@@ -164,7 +167,7 @@ describe("the Draw screen with the bundled sketch model", () => {
         .map((element) => element.outerHTML),
     );
     assert.deepEqual(unlabelled, []);
-    await loadFromUrl(page, "models/sketch", "cpu");
+    await loadFromUrl(page, "models/sketch", DEVICE);
     await waitForText(page, "#model-status", /Ready/);
     await waitForText(page, "#game-status", /bundled sketch model/);
     assert.equal(await page.inputValue("#pool"), "sketch", "the sketch model plays its own 20 shapes");
@@ -248,7 +251,7 @@ describe("the Draw screen with the bundled sketch model", () => {
 
     await page.reload();
     assert.ok(await page.isVisible("#sketch"), "the Draw screen stays open after a reload (#game)");
-    await loadFromUrl(page, "models/sketch", "cpu");
+    await loadFromUrl(page, "models/sketch", DEVICE);
     await waitForText(page, "#game-status", /bundled sketch model/);
     await drawPrompt(page, "a circle");
     await page.locator("#board li").first().waitFor();
