@@ -76,14 +76,18 @@ async function toPage(page, points) {
   return points.map(([x, y]) => [box.x + (x * box.width) / size, box.y + (y * box.height) / size]);
 }
 
-/** One mouse stroke through `points` (canvas pixels). */
-async function stroke(page, points) {
-  const [first, ...rest] = await toPage(page, points);
-  await page.mouse.move(...first);
-  await page.mouse.down();
-  for (const point of rest) await page.mouse.move(...point, { steps: 2 });
-  await page.mouse.up();
+/** Mouse strokes, one through each list of points (canvas pixels), one right after the other. */
+async function strokes(page, paths) {
+  const onPage = [];
+  for (const points of paths) onPage.push(await toPage(page, points));
+  for (const [first, ...rest] of onPage) {
+    await page.mouse.move(...first);
+    await page.mouse.down();
+    for (const point of rest) await page.mouse.move(...point, { steps: 2 });
+    await page.mouse.up();
+  }
 }
+const stroke = (page, points) => strokes(page, [points]);
 
 const around = (n, radius, [cx, cy] = [256, 256], turn = 0) =>
   Array.from({ length: n + 1 }, (_, i) => {
@@ -188,7 +192,7 @@ describe("the Draw screen with the bundled sketch model", () => {
     await drawPrompt(page, "a star");
     const before = await page.evaluate(() => window.__classify.finished);
     // The star in five quick strokes: one live score after the last.
-    for (let i = 0; i < 10; i += 2) await stroke(page, STAR.slice(i, i + 3));
+    await strokes(page, [0, 2, 4, 6, 8].map((i) => STAR.slice(i, i + 3)));
     const guesses = await liveGuesses(page);
     const calls = await page.evaluate(() => window.__classify);
     t.diagnostic(`guesses: ${guesses.join(", ")}; classify calls ${JSON.stringify(calls)}`);
