@@ -56,10 +56,10 @@ export class Sketchpad {
     this.#changed();
   }
 
-  /** Starts over with an empty sheet and no history (a new prompt). */
+  /** Starts over with an empty sheet and no history (a new prompt); a stroke under way ends here. */
   reset() {
     this.#actions = [];
-    this.#stroke = null;
+    this.#stroke = this.#pointer = null;
     this.#changed();
   }
 
