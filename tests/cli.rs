@@ -194,3 +194,110 @@ fn errors_are_reported_with_a_failing_exit() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("nothing to embed"));
 }
+
+#[test]
+fn train_writes_a_model_that_eval_and_classify_read() {
+    let out = std::env::temp_dir().join(format!("webclip-cli-train-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).unwrap();
+    let config = out.join("tiny-config.json");
+    std::fs::write(
+        &config,
+        r#"{"projection_dim": 16,
+            "text_config": {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2},
+            "vision_config": {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2, "image_size": 32, "patch_size": 16}}"#,
+    )
+    .unwrap();
+    let model = out.join("model");
+    let tokenizer = fixtures().join("tokenizer");
+    let train = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--out",
+            model.to_str().unwrap(),
+            "--tokenizer",
+            tokenizer.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        webclip(&args)
+    };
+    let common = [
+        "--model-config",
+        config.to_str().unwrap(),
+        "--steps",
+        "2",
+        "--batch-size",
+        "4",
+    ];
+    let output = train(&common);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for file in [
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "preprocessor_config.json",
+    ] {
+        assert!(model.join(file).exists(), "{file} missing");
+    }
+
+    // A second run into the same folder must not overwrite the first.
+    let output = train(&common);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--resume"));
+    // Resuming a finished run changes nothing and succeeds.
+    let output = train(&["--resume"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let svg = out.join("confusion.svg");
+    let output = webclip(&[
+        "eval",
+        "--model",
+        model.to_str().unwrap(),
+        "--per-category",
+        "2",
+        "--shots",
+        "1",
+        "--confusion",
+        svg.to_str().unwrap(),
+        "--json",
+    ]);
+    let report = stdout_json(&output);
+    assert_eq!(report["drawings"], 40);
+    let zero_shot = report["zero_shot"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&zero_shot));
+    assert!(report["linear_probe"]["1"].as_f64().is_some());
+    assert!(
+        std::fs::read_to_string(&svg)
+            .unwrap()
+            .contains("lightning bolt")
+    );
+
+    let output = webclip(&[
+        "classify",
+        "--model",
+        model.to_str().unwrap(),
+        fixtures().join("images/chelsea.png").to_str().unwrap(),
+        "--label",
+        "cat",
+        "--label",
+        "star",
+        "--json",
+    ]);
+    let probs = &stdout_json(&output)["results"][0]["probs"];
+    let sum: f64 = probs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_f64().unwrap())
+        .sum();
+    assert!((sum - 1.0).abs() < 1e-5, "{sum}");
+    std::fs::remove_dir_all(&out).unwrap();
+}

@@ -141,14 +141,26 @@ fn initial_weights_follow_clip_and_the_seed() {
             .iter()
             .all(|&v| v == 0.0)
     );
-    // transformers: token embeddings N(0, 0.02); q/k/v N(0, d^-0.5 (2 L)^-0.5).
+    // transformers: token embeddings N(0, 0.02); values N(0, d^-0.5 (2 L)^-0.5);
+    // queries and keys 5 times that (see loader.rs).
     let token_std = std(&get("text_model.embeddings.token_embedding.weight"));
     assert!((token_std - 0.02).abs() < 0.001, "{token_std}");
-    let q_std = std(&get("text_model.encoder.layers.0.self_attn.q_proj.weight"));
     let expected = 32f32.powf(-0.5) * 2f32.powf(-0.5);
+    let v_std = std(&get("text_model.encoder.layers.0.self_attn.v_proj.weight"));
     assert!(
-        (q_std - expected).abs() < 0.1 * expected,
-        "{q_std} vs {expected}"
+        (v_std - expected).abs() < 0.1 * expected,
+        "{v_std} vs {expected}"
+    );
+    let q_std = std(&get(
+        "vision_model.encoder.layers.0.self_attn.q_proj.weight",
+    ));
+    assert!((q_std - 5.0 * expected).abs() < 0.5 * expected, "{q_std}");
+    // Patch positions start as a sine-cosine grid, not noise.
+    let positions = get("vision_model.embeddings.position_embedding.weight");
+    let second_patch = &positions[64..96];
+    assert!(
+        second_patch.iter().any(|v| v.abs() > 0.3),
+        "{second_patch:?}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }

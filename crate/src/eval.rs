@@ -71,14 +71,49 @@ pub fn zero_shot(model: &ClipModel, features: &Features, template: &str) -> Resu
 /// Accuracy on `test` of a linear probe trained on `shots` drawings per
 /// category (fresh ones, not in `test`).
 pub fn linear_probe(model: &ClipModel, test: &Features, shots: usize, size: u32) -> Result<f32> {
-    let train = sketch_features(model, shots, PROBE_SEED_OFFSET, size)?;
+    let mut train = sketch_features(model, shots, PROBE_SEED_OFFSET, size)?;
+    // Each feature centred and scaled by the training rows' statistics, so
+    // that small but telling differences between embeddings count.
+    let scaler = Standardizer::fit(&train.rows);
+    train.rows.iter_mut().for_each(|row| scaler.apply(row));
     let probe = LogisticRegression::fit(&train, CATEGORIES.len());
     let n = CATEGORIES.len();
     let mut confusion = vec![vec![0u32; n]; n];
     for (row, &truth) in test.rows.iter().zip(&test.labels) {
-        confusion[truth][argmax(&probe.scores(row))] += 1;
+        let mut row = row.clone();
+        scaler.apply(&mut row);
+        confusion[truth][argmax(&probe.scores(&row))] += 1;
     }
     Ok(diagonal_share(&confusion))
+}
+
+/// Per-feature mean and standard deviation.
+struct Standardizer {
+    mean: Vec<f32>,
+    std: Vec<f32>,
+}
+
+impl Standardizer {
+    fn fit(rows: &[Vec<f32>]) -> Self {
+        let dim = rows.first().map_or(0, Vec::len);
+        let count = rows.len().max(1) as f32;
+        let mean: Vec<f32> = (0..dim)
+            .map(|j| rows.iter().map(|r| r[j]).sum::<f32>() / count)
+            .collect();
+        let std = (0..dim)
+            .map(|j| {
+                let var = rows.iter().map(|r| (r[j] - mean[j]).powi(2)).sum::<f32>() / count;
+                var.sqrt().max(1e-6)
+            })
+            .collect();
+        Self { mean, std }
+    }
+
+    fn apply(&self, row: &mut [f32]) {
+        for ((x, m), s) in row.iter_mut().zip(&self.mean).zip(&self.std) {
+            *x = (*x - m) / s;
+        }
+    }
 }
 
 /// Multinomial logistic regression with an L2 penalty, fitted by full-batch
@@ -89,9 +124,9 @@ struct LogisticRegression {
 }
 
 impl LogisticRegression {
-    const STEPS: usize = 500;
-    const LEARNING_RATE: f32 = 2.0;
-    const L2: f32 = 1e-3;
+    const STEPS: usize = 300;
+    const LEARNING_RATE: f32 = 0.5;
+    const L2: f32 = 1e-2;
 
     fn fit(data: &Features, classes: usize) -> Self {
         let dim = data.rows.first().map_or(0, Vec::len);

@@ -443,6 +443,9 @@ fn initial_values(name: &str, shape: &[usize], seed: u64, config: &ClipConfig) -
     if is_norm {
         return constant(1.0);
     }
+    if name == "vision_model.embeddings.position_embedding.weight" {
+        return grid_positions(&config.vision_config, seed);
+    }
     let (hidden, layers) = if name.starts_with("vision_model") || name == "visual_projection.weight"
     {
         let v = &config.vision_config;
@@ -452,10 +455,9 @@ fn initial_values(name: &str, shape: &[usize], seed: u64, config: &ClipConfig) -
         (t.hidden_size as f32, t.num_hidden_layers as f32)
     };
     let in_proj = hidden.powf(-0.5) * (2.0 * layers).powf(-0.5);
-    let std = if ["q_proj", "k_proj", "v_proj", "fc2"]
-        .iter()
-        .any(|n| name.contains(n))
-    {
+    let std = if name.contains("q_proj") || name.contains("k_proj") {
+        in_proj * QUERY_KEY_GAIN
+    } else if name.contains("v_proj") || name.contains("fc2") {
         in_proj
     } else if name.contains("out_proj")
         || name.contains("class_embedding")
@@ -471,6 +473,49 @@ fn initial_values(name: &str, shape: &[usize], seed: u64, config: &ClipConfig) -
     let mut rng = Rng::for_name(seed, name);
     (0..count).map(|_| rng.normal() * std).collect()
 }
+
+/// Initial patch positions for training from scratch: a 2-D sine-cosine
+/// pattern over the patch grid, about as strong as a patch's own embedding.
+/// transformers starts from N(0, 0.02), under which the patch tokens carry
+/// almost no sense of where they are, the class token averages them into a
+/// bag of strokes, and a small model takes thousands of steps to learn shape
+/// at all; with the pattern it tells a circle from a square within dozens.
+/// The class token's row keeps transformers' small normal values.
+fn grid_positions(v: &crate::config::VisionConfig, seed: u64) -> Vec<f32> {
+    const AMPLITUDE: f32 = 0.7;
+    let (hidden, side) = (v.hidden_size, v.image_size / v.patch_size);
+    let mut rng = Rng::for_name(seed, "vision_model.embeddings.position_embedding.weight");
+    let mut values: Vec<f32> = (0..hidden)
+        .map(|_| rng.normal() * INITIALIZER_RANGE)
+        .collect();
+    // A quarter of the channels each: sin and cos of the row, of the column.
+    let quarter = (hidden / 4).max(1);
+    for patch in 0..side * side {
+        let (row, col) = ((patch / side) as f32, (patch % side) as f32);
+        values.extend((0..hidden).map(|c| {
+            let (axis, part, k) = (c / (2 * quarter), (c / quarter) % 2, c % quarter);
+            let frequency = 1.0 / 100f32.powf(k as f32 / quarter as f32);
+            let angle = if axis == 0 { row } else { col } * frequency;
+            if c >= 4 * quarter {
+                0.0
+            } else if part == 0 {
+                AMPLITUDE * angle.sin()
+            } else {
+                AMPLITUDE * angle.cos()
+            }
+        }));
+    }
+    values
+}
+
+/// Queries and keys start this many times larger than transformers makes
+/// them. At transformers' scale every token attends almost evenly to every
+/// other, so a class token is a plain average, a drawing and its caption
+/// both come out nearly the same whatever they show, and a small model
+/// trained from scratch collapses to one embedding for everything instead of
+/// learning (seen on two-shape drawings: the loss never left ln(batch)).
+/// Sharper attention from the start keeps inputs apart.
+const QUERY_KEY_GAIN: f32 = 5.0;
 
 /// transformers' `initializer_range` for CLIP.
 const INITIALIZER_RANGE: f32 = 0.02;
