@@ -475,11 +475,9 @@ fn initial_values(name: &str, shape: &[usize], seed: u64, config: &ClipConfig) -
 }
 
 /// Initial patch positions for training from scratch: a 2-D sine-cosine
-/// pattern over the patch grid, about as strong as a patch's own embedding.
-/// transformers starts from N(0, 0.02), under which the patch tokens carry
-/// almost no sense of where they are, the class token averages them into a
-/// bag of strokes, and a small model takes thousands of steps to learn shape
-/// at all; with the pattern it tells a circle from a square within dozens.
+/// pattern over the patch grid, about as strong as a patch's own embedding,
+/// so that patch tokens know where they are from the first step (under
+/// transformers' N(0, 0.02) the position is a few percent of each token).
 /// The class token's row keeps transformers' small normal values.
 fn grid_positions(v: &crate::config::VisionConfig, seed: u64) -> Vec<f32> {
     const AMPLITUDE: f32 = 0.7;
