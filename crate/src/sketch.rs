@@ -1663,7 +1663,7 @@ mod tests {
     #[test]
     fn caption_colour_matches_ink() {
         let mut checked = 0;
-        for seed in 0..40 {
+        for seed in 0..80 {
             let s = draw(seed, SIZE);
             let Some(named) = INKS
                 .iter()
