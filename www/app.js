@@ -108,6 +108,9 @@ $("model-form").addEventListener("submit", (event) => {
   else status("model-status", `Type a ${SOURCES[$("preset").value].label.toLowerCase()} first.`, true);
 });
 $("files").addEventListener("change", (event) => load([...event.target.files]));
+// The bundled model ships with the page: load it at once, no network needed.
+const BUNDLED = "models/sketch";
+if ($("preset").value === BUNDLED) load(BUNDLED);
 // A picked folder lists the files of its subfolders too; the worker takes
 // the first file of each name, so the folder's own files go first.
 const depth = (file) => file.webkitRelativePath.split("/").length;

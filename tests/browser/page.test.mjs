@@ -95,8 +95,16 @@ describe("the page", () => {
     assert.doesNotMatch(policy, /'unsafe-eval'|'unsafe-inline'/);
   });
 
+  test("opens with the bundled sketch model, from its own site", options, async () => {
+    assert.equal(await page.inputValue("#preset"), "models/sketch");
+    await waitForText(page, "#model-status", /Ready on/);
+    const weights = requests.filter((url) => url.endsWith("/models/sketch/model.safetensors"));
+    assert.equal(weights.length, 1, "the bundled weights are fetched once");
+    assert.ok(weights[0].startsWith(new URL(BASE_URL).origin), weights[0]);
+    await screenshot(page, "01b-bundled-model");
+  });
+
   test("loads the fixture model through the model picker, on WebGPU when available", options, async () => {
-    assert.ok(await page.isDisabled("#run"), "Classify waits for a model");
     await loadFromUrl(page, "/fixtures/models/tiny-quickgelu", "auto");
     await waitForText(page, "#model-status", /Ready on WebGPU/);
     assert.ok(await page.isEnabled("#run"));

@@ -7,14 +7,19 @@ use std::path::PathBuf;
 use safetensors::{Dtype, SafeTensors};
 use serde::Deserialize;
 
-pub const MODELS: &[&str] = &["tiny-quickgelu", "tiny-gelu"];
+/// The fixture models, and the page's bundled sketch model (trained by
+/// `webclip train`; its golden outputs come from transformers all the same).
+pub const MODELS: &[&str] = &["tiny-quickgelu", "tiny-gelu", "sketch"];
 
 pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
 }
 
 pub fn model_dir(model: &str) -> PathBuf {
-    fixtures().join("models").join(model)
+    match model {
+        "sketch" => fixtures().join("../../www/models/sketch"),
+        _ => fixtures().join("models").join(model),
+    }
 }
 
 #[derive(Deserialize)]
