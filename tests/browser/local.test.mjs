@@ -54,7 +54,7 @@ test("an unreachable hub gives a clear message", options, async () => {
   const { page } = await openPage(browser);
   // Offline or not, the hub is cut off here.
   await page.context().route("https://huggingface.co/**", (route) => route.abort("internetdisconnected"));
-  await page.selectOption("#preset", { index: 0 });
+  await page.selectOption("#preset", "https://huggingface.co/openai/clip-vit-base-patch32/resolve/refs%2Fpr%2F15");
   await page.click("#load");
   const message = await waitForText(page, "#model-status", /Could not load/);
   assert.match(message, /could not reach huggingface\.co to download config\.json; check the connection or load local files/);
