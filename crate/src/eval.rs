@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::model::ClipModel;
 use crate::sketch::{self, CATEGORIES};
 use crate::train::EVAL_SEED_BASE;
+use crate::zeroshot::argmax;
 
 pub const EVAL_TEMPLATE: &str = "a drawing of a {}";
 
@@ -169,10 +170,6 @@ impl LogisticRegression {
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-fn argmax(values: &[f32]) -> usize {
-    (0..values.len()).fold(0, |best, i| if values[i] > values[best] { i } else { best })
 }
 
 fn softmax(scores: &[f32]) -> Vec<f32> {

@@ -78,14 +78,7 @@ pub fn save_clip(clip: &Clip, layout: &Layout, dtype: SaveDtype) -> Result<Vec<u
         })?;
         let held = if stored.transposed {
             let d_out = stored.shape[0];
-            let d_in = held.len() / d_out;
-            let mut out = vec![0.0f32; held.len()];
-            for i in 0..d_in {
-                for o in 0..d_out {
-                    out[o * d_in + i] = held[i * d_out + o];
-                }
-            }
-            out
+            transpose(&held, held.len() / d_out, d_out)
         } else {
             held
         };
@@ -113,6 +106,18 @@ pub fn save_clip(clip: &Clip, layout: &Layout, dtype: SaveDtype) -> Result<Vec<u
     let metadata = HashMap::from([("format".to_string(), "pt".to_string())]);
     safetensors::serialize(views, Some(metadata))
         .map_err(|e| Error::Input(format!("cannot write the weights: {e}")))
+}
+
+/// Row-major `[rows, cols]` values as `[cols, rows]`: torch's `[out, in]`
+/// weights to Burn's `[in, out]` and back.
+fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; values.len()];
+    for r in 0..rows {
+        for c in 0..cols {
+            out[c * rows + r] = values[r * cols + c];
+        }
+    }
+    out
 }
 
 /// Each float parameter's values, by id.
@@ -288,14 +293,8 @@ impl<'a> Weights<'a> {
         d_in: usize,
         d_out: usize,
     ) -> Result<Param<Tensor<2>>> {
-        let weight = self.values(name, stored)?;
-        let mut transposed = vec![0.0f32; weight.len()];
-        for o in 0..d_out {
-            for i in 0..d_in {
-                transposed[i * d_out + o] = weight[o * d_in + i];
-            }
-        }
-        let weight = Tensor::from_data(TensorData::new(transposed, [d_in, d_out]), self.device);
+        let weight = transpose(&self.values(name, stored)?, d_out, d_in);
+        let weight = Tensor::from_data(TensorData::new(weight, [d_in, d_out]), self.device);
         Ok(Param::initialized(self.record(name, stored, true), weight))
     }
 

@@ -17,11 +17,12 @@ use crate::clip::Clip;
 use crate::config::{Activation, ClipConfig, TextConfig, VisionConfig};
 use crate::error::{Error, Result};
 use crate::loader::{self, Layout, SaveDtype};
-use crate::model::{self, ClipModel, ModelFiles};
+use crate::model;
 use crate::preprocess::{self, PreprocessConfig};
 use crate::rng::Rng;
 use crate::sketch;
 use crate::tokenizer::ClipTokenizer;
+use crate::zeroshot::argmax;
 
 /// `ln(100)`: CLIP keeps the temperature's inverse at or below 100.
 pub const MAX_LOGIT_SCALE: f32 = 4.605_170_2;
@@ -199,6 +200,9 @@ impl Data {
     }
 
     fn batch(&self, step: usize, batch_size: usize) -> Result<Vec<Pair>> {
+        // Each epoch's order of the pairs, shuffled once per batch (a batch
+        // spans one epoch, or two at a boundary).
+        let mut epoch_order: Option<(u64, Vec<usize>)> = None;
         (0..batch_size)
             .map(|i| {
                 let index = (step * batch_size + i) as u64;
@@ -216,8 +220,12 @@ impl Data {
                     Self::Pairs { file, seed } => {
                         let count = file.entries.len() as u64;
                         let (epoch, position) = (index / count, index % count);
-                        let mut order: Vec<usize> = (0..file.entries.len()).collect();
-                        Rng::new(seed ^ epoch).shuffle(&mut order);
+                        if epoch_order.as_ref().is_none_or(|(e, _)| *e != epoch) {
+                            let mut order: Vec<usize> = (0..file.entries.len()).collect();
+                            Rng::new(seed ^ epoch).shuffle(&mut order);
+                            epoch_order = Some((epoch, order));
+                        }
+                        let order = &epoch_order.as_ref().expect("set above").1;
                         let (path, text) = &file.entries[order[position as usize]];
                         let path = file.dir.join(path);
                         let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
@@ -279,19 +287,12 @@ pub fn contrastive_loss(
 /// and of captions whose best image does, averaged.
 fn matching_accuracy(logits: &[f32], ids: &[Vec<i64>]) -> f32 {
     let n = ids.len();
-    let argmax = |values: &mut dyn Iterator<Item = f32>| {
-        values
-            .enumerate()
-            .fold((0, f32::NEG_INFINITY), |best, (i, v)| {
-                if v > best.1 { (i, v) } else { best }
-            })
-            .0
-    };
+    let best = |values: Vec<f32>| argmax(&values);
     let rows = (0..n)
-        .filter(|&i| ids[argmax(&mut (0..n).map(|j| logits[i * n + j]))] == ids[i])
+        .filter(|&i| ids[best((0..n).map(|j| logits[i * n + j]).collect())] == ids[i])
         .count();
     let columns = (0..n)
-        .filter(|&j| ids[argmax(&mut (0..n).map(|i| logits[i * n + j]))] == ids[j])
+        .filter(|&j| ids[best((0..n).map(|i| logits[i * n + j]).collect())] == ids[j])
         .count();
     (rows + columns) as f32 / (2 * n) as f32
 }
@@ -361,18 +362,15 @@ impl Trainer {
             message: e.to_string(),
         })?;
         let device = device.clone().autodiff();
-        let files = ModelFiles::read_dir(&dir)?;
+        let weights_path = dir.join(model::WEIGHTS_FILE);
+        let weights = std::fs::read(&weights_path).map_err(|e| Error::io(&weights_path, e))?;
         let (clip, layout) = loader::load_clip_with_layout(
-            &files.weights,
-            &dir.join(model::WEIGHTS_FILE).display().to_string(),
+            &weights,
+            &weights_path.display().to_string(),
             &state.options.model,
             &device,
         )?;
-        let tokenizer = TokenizerFiles {
-            tokenizer: files.tokenizer,
-            tokenizer_config: files.tokenizer_config,
-            special_tokens_map: std::fs::read_to_string(dir.join(SPECIAL_TOKENS_FILE)).ok(),
-        };
+        let tokenizer = TokenizerFiles::read_dir(&dir)?;
         let optimizer_state = Some(dir.join(OPTIMIZER_FILE));
         Self::assemble(
             state.options,
@@ -538,19 +536,6 @@ impl Trainer {
             write(&dir.join(SPECIAL_TOKENS_FILE), text.as_bytes())?;
         }
         Ok(())
-    }
-
-    /// The current weights as an inference model on `device`.
-    pub fn model(&self, device: &Device) -> Result<ClipModel> {
-        let weights = loader::save_clip(&self.clip.valid(), &self.layout, SaveDtype::F32)?;
-        let files = ModelFiles {
-            config: self.options.model.to_json(),
-            weights,
-            tokenizer: self.tokenizer_files.tokenizer.clone(),
-            tokenizer_config: self.tokenizer_files.tokenizer_config.clone(),
-            preprocessor_config: Some(self.preprocess.to_json()),
-        };
-        ClipModel::from_files(&files, device)
     }
 }
 

@@ -43,6 +43,11 @@ pub fn probabilities(
     softmax_last_dim(logits)
 }
 
+/// The index of the largest value (the first, on ties): the top label.
+pub fn argmax(values: &[f32]) -> usize {
+    (0..values.len()).fold(0, |best, i| if values[i] > values[best] { i } else { best })
+}
+
 impl ClipModel {
     /// Probabilities of each label for each preprocessed image (rows: images).
     pub async fn classify_async<S: AsRef<str>>(

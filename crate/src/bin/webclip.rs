@@ -14,7 +14,7 @@ use webclip::eval;
 use webclip::model::ClipModel;
 use webclip::sketch::CATEGORIES;
 use webclip::train::{self, DataSource, TokenizerFiles, TrainOptions, Trainer};
-use webclip::zeroshot::DEFAULT_TEMPLATE;
+use webclip::zeroshot::{DEFAULT_TEMPLATE, argmax};
 use webclip::{Error, Result};
 
 #[derive(Parser)]
@@ -462,10 +462,6 @@ fn classify(
         return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn argmax(values: &[f32]) -> usize {
-    (0..values.len()).fold(0, |best, i| if values[i] > values[best] { i } else { best })
 }
 
 /// Images as rows, labels as columns, probabilities in percent.
