@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
-import { TEST_TIMEOUT, launch, loadFromUrl, openPage, screenshot, waitForText } from "./harness.mjs";
+import { TEST_TIMEOUT, launch, loadFromUrl, openPage, screenshot, unlabelledControls, waitForText } from "./harness.mjs";
 import { CANDIDATES, DRAWING_TEMPLATE, contest, distractors, judge } from "../../www/judge.js";
 
 const pools = JSON.parse(readFileSync(new URL("../../www/prompts.json", import.meta.url), "utf8"));
@@ -164,12 +164,7 @@ describe("the Draw screen with the bundled sketch model", () => {
     assert.ok(await page.isVisible("#sketch"));
     assert.ok(await page.isHidden("#classify"));
     assert.match(page.url(), /#game$/);
-    const unlabelled = await page.evaluate(() =>
-      [...document.querySelectorAll("#game input, #game select, #game button, #game canvas")]
-        .filter((element) => element.checkVisibility())
-        .filter((element) => !element.labels?.length && !element.getAttribute("aria-label") && !element.textContent.trim())
-        .map((element) => element.outerHTML),
-    );
+    const unlabelled = await unlabelledControls(page, "#game input, #game select, #game button, #game canvas");
     assert.deepEqual(unlabelled, []);
     await loadFromUrl(page, "models/sketch", DEVICE);
     await waitForText(page, "#model-status", /Ready/);

@@ -86,6 +86,17 @@ export async function waitForText(page, selector, pattern) {
   return element.textContent();
 }
 
+/** The visible controls matching `selector` that have no label, as HTML. */
+export function unlabelledControls(page, selector) {
+  return page.evaluate((selector) =>
+    [...document.querySelectorAll(selector)]
+      .filter((element) => element.checkVisibility())
+      .filter((element) => !element.labels?.length && !element.getAttribute("aria-label") && !element.textContent.trim())
+      .map((element) => element.outerHTML),
+    selector,
+  );
+}
+
 /** Loads a model through the page's picker: a folder URL on the device. */
 export async function loadFromUrl(page, url, device) {
   await page.selectOption("#preset", "url");

@@ -16,6 +16,7 @@ import {
   loadFromUrl,
   openPage,
   screenshot,
+  unlabelledControls,
   waitForText,
 } from "./harness.mjs";
 
@@ -80,12 +81,7 @@ describe("the page", () => {
 
   test("every control has a label", options, async () => {
     await screenshot(page, "01-start");
-    const unlabelled = await page.evaluate(() =>
-      [...document.querySelectorAll("input, select, textarea, button, progress")]
-        .filter((element) => element.checkVisibility())
-        .filter((element) => !element.labels?.length && !element.getAttribute("aria-label") && !element.textContent.trim())
-        .map((element) => element.outerHTML),
-    );
+    const unlabelled = await unlabelledControls(page, "input, select, textarea, button, progress");
     assert.deepEqual(unlabelled, []);
   });
 
