@@ -155,6 +155,14 @@ fn initial_weights_follow_clip_and_the_seed() {
         "vision_model.encoder.layers.0.self_attn.q_proj.weight",
     ));
     assert!((q_std - 5.0 * expected).abs() < 0.5 * expected, "{q_std}");
+    // The class token starts empty; patches 1.5 times transformers' N(0, 0.02).
+    assert!(
+        get("vision_model.embeddings.class_embedding")
+            .iter()
+            .all(|&v| v == 0.0)
+    );
+    let patch_std = std(&get("vision_model.embeddings.patch_embedding.weight"));
+    assert!((patch_std - 0.03).abs() < 0.003, "{patch_std}");
     // Patch positions start as a sine-cosine grid, not noise.
     let positions = get("vision_model.embeddings.position_embedding.weight");
     let second_patch = &positions[64..96];
@@ -255,6 +263,24 @@ fn a_run_is_reproducible_and_a_resumed_run_ends_where_an_uninterrupted_one_does(
                 .fold(0.0, f32::max);
         assert!(diff <= 1e-6, "{}: resumed differs by {diff}", a.0);
     }
+
+    // Pixels are normalized by the drawings' own statistics: mostly white
+    // paper, so a mean near 1 and a spread well below CLIP's photo values;
+    // a resumed run keeps them.
+    let preprocessor = |dir: &Path| -> serde_json::Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(dir.join("preprocessor_config.json")).unwrap(),
+        )
+        .unwrap()
+    };
+    let stats = preprocessor(&whole);
+    for channel in 0..3 {
+        let mean = stats["image_mean"][channel].as_f64().unwrap();
+        let std = stats["image_std"][channel].as_f64().unwrap();
+        assert!((0.8..0.98).contains(&mean), "mean {mean}");
+        assert!((0.05..0.25).contains(&std), "std {std}");
+    }
+    assert_eq!(stats, preprocessor(&half));
 
     // The exported folder is a model the inference code loads.
     let model = ClipModel::load_dir(&whole, &cpu).unwrap();

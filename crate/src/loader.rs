@@ -443,7 +443,16 @@ fn initial_values(name: &str, shape: &[usize], seed: u64, config: &ClipConfig) -
         return constant(1.0);
     }
     if name == "vision_model.embeddings.position_embedding.weight" {
-        return grid_positions(&config.vision_config, seed);
+        return grid_positions(&config.vision_config);
+    }
+    // The class token starts empty (its input to the first LayerNorm is
+    // zero, and so is the LayerNorm's output), so all it ends up holding is
+    // what it gathers from the patches. Under transformers' random class
+    // embedding it is one and the same vector for every image, outweighs
+    // what attention adds, and every image embeds nearly alike (cosine
+    // 0.97 between sketches), which stalls training from scratch.
+    if name == "vision_model.embeddings.class_embedding" {
+        return constant(0.0);
     }
     let (hidden, layers) = if name.starts_with("vision_model") || name == "visual_projection.weight"
     {
@@ -458,15 +467,14 @@ fn initial_values(name: &str, shape: &[usize], seed: u64, config: &ClipConfig) -
         in_proj * QUERY_KEY_GAIN
     } else if name.contains("v_proj") || name.contains("fc2") {
         in_proj
-    } else if name.contains("out_proj")
-        || name.contains("class_embedding")
-        || name.contains("projection")
-    {
+    } else if name.contains("out_proj") || name.contains("projection") {
         hidden.powf(-0.5)
     } else if name.contains("fc1") {
         (2.0 * hidden).powf(-0.5)
+    } else if name.contains("patch_embedding") {
+        INITIALIZER_RANGE * PATCH_GAIN
     } else {
-        // Token, position and patch embeddings.
+        // Token and text position embeddings.
         INITIALIZER_RANGE
     };
     let mut rng = Rng::for_name(seed, name);
@@ -477,14 +485,11 @@ fn initial_values(name: &str, shape: &[usize], seed: u64, config: &ClipConfig) -
 /// pattern over the patch grid, about as strong as a patch's own embedding,
 /// so that patch tokens know where they are from the first step (under
 /// transformers' N(0, 0.02) the position is a few percent of each token).
-/// The class token's row keeps transformers' small normal values.
-fn grid_positions(v: &crate::config::VisionConfig, seed: u64) -> Vec<f32> {
+/// The class token's row is zero, like its embedding (see [`initial_values`]).
+fn grid_positions(v: &crate::config::VisionConfig) -> Vec<f32> {
     const AMPLITUDE: f32 = 0.7;
     let (hidden, side) = (v.hidden_size, v.image_size / v.patch_size);
-    let mut rng = Rng::for_name(seed, "vision_model.embeddings.position_embedding.weight");
-    let mut values: Vec<f32> = (0..hidden)
-        .map(|_| rng.normal() * INITIALIZER_RANGE)
-        .collect();
+    let mut values = vec![0.0; hidden];
     // A quarter of the channels each: sin and cos of the row, of the column.
     let quarter = (hidden / 4).max(1);
     for patch in 0..side * side {
@@ -513,6 +518,11 @@ fn grid_positions(v: &crate::config::VisionConfig, seed: u64) -> Vec<f32> {
 /// learning (seen on two-shape drawings: the loss never left ln(batch)).
 /// Sharper attention from the start keeps inputs apart.
 const QUERY_KEY_GAIN: f32 = 5.0;
+
+/// Patch embeddings start this many times larger than transformers makes
+/// them, so that what a patch shows outweighs where it is (the sine-cosine
+/// positions) in the tokens the first LayerNorm sees.
+const PATCH_GAIN: f32 = 1.5;
 
 /// transformers' `initializer_range` for CLIP.
 const INITIALIZER_RANGE: f32 = 0.02;

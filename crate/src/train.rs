@@ -10,7 +10,7 @@ use std::time::Instant;
 use burn::module::{Module, ParamGroup, ParamId};
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::tensor::activation::log_softmax;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Int, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use crate::clip::Clip;
@@ -61,8 +61,8 @@ pub enum DataSource {
     Pairs { file: PathBuf },
 }
 
-/// The architecture of the bundled sketch model: 64-pixel images in 8-pixel
-/// patches (65 tokens) and narrow, shallow towers, so a full run fits in
+/// The architecture of the bundled sketch model: 64-pixel images in 16-pixel
+/// patches (17 tokens) and narrow, shallow towers, so a full run fits in
 /// 45 minutes on two CPU cores.
 pub fn sketch_model_config() -> ClipConfig {
     let mut config = ClipConfig::from_json("{}", "config.json").expect("defaults parse");
@@ -81,7 +81,7 @@ pub fn sketch_model_config() -> ClipConfig {
         num_hidden_layers: 4,
         num_attention_heads: 4,
         image_size: 64,
-        patch_size: 8,
+        patch_size: 16,
         hidden_act: Activation::QuickGelu,
         ..VisionConfig::default()
     };
@@ -93,10 +93,10 @@ impl TrainOptions {
         Self {
             model: sketch_model_config(),
             data: DataSource::Sketches { size: 128 },
-            steps: 800,
+            steps: 2400,
             batch_size: 64,
             learning_rate: 1e-3,
-            warmup_steps: 100,
+            warmup_steps: 200,
             weight_decay: 0.05,
             max_grad_norm: 1.0,
             seed: 0,
@@ -122,8 +122,9 @@ pub struct StepReport {
     pub step: usize,
     pub steps: usize,
     pub loss: f32,
-    /// Share of images whose own caption scored highest in the batch (and
-    /// of captions whose own image did), averaged.
+    /// Share of images whose highest-scoring caption in the batch is true
+    /// of them (and of captions whose highest-scoring image they describe),
+    /// averaged.
     pub batch_accuracy: f32,
     pub logit_scale: f32,
     pub learning_rate: f64,
@@ -134,6 +135,8 @@ pub struct StepReport {
 struct Pair {
     image: image::RgbImage,
     text: String,
+    /// For generated drawings: what the drawing shows and its caption says.
+    truth: Option<sketch::Truth>,
 }
 
 /// The pairs of a JSONL file.
@@ -215,6 +218,7 @@ impl Data {
                         Ok(Pair {
                             image: sketch.image,
                             text: sketch.caption,
+                            truth: Some(sketch.truth),
                         })
                     }
                     Self::Pairs { file, seed } => {
@@ -233,6 +237,7 @@ impl Data {
                         Ok(Pair {
                             image,
                             text: text.clone(),
+                            truth: None,
                         })
                     }
                 }
@@ -241,58 +246,108 @@ impl Data {
     }
 }
 
-/// Which pairs of a batch match: pair `i`'s image matches caption `j` when
-/// the two captions are the same text. Rows sum to 1.
+/// Which captions of a batch are true of which images: entry `i * n + j`
+/// says whether caption `j` describes image `i` (always so for `j == i`).
 ///
-/// CLIP's target is the diagonal alone. When a batch holds the same caption
-/// twice, the two columns are identical, so that target asks the impossible
-/// and pushes an image away from its own caption's twin; short templated
-/// captions repeat often, so every copy counts as a match instead.
-fn matching_targets(ids: &[Vec<i64>]) -> Vec<f32> {
-    let n = ids.len();
-    let mut targets = vec![0.0f32; n * n];
+/// CLIP's target is the diagonal alone, which pushes an image away from
+/// every other caption, even one that describes it just as well: short
+/// templated captions repeat, and "a drawing of a star" is true of every
+/// star in the batch. Generated drawings know what they show, so a caption
+/// matches every drawing it is true of; for a user's pairs, a caption
+/// matches the images whose caption is the same text.
+fn caption_matches(pairs: &[Pair], ids: &[Vec<i64>]) -> Vec<bool> {
+    let n = pairs.len();
+    let mut matches = vec![false; n * n];
     for i in 0..n {
-        let matches: Vec<usize> = (0..n).filter(|&j| ids[j] == ids[i]).collect();
-        for &j in &matches {
-            targets[i * n + j] = 1.0 / matches.len() as f32;
+        for j in 0..n {
+            matches[i * n + j] = match (&pairs[i].truth, &pairs[j].truth) {
+                (Some(image), Some(caption)) => caption.caption_fits(image),
+                _ => ids[i] == ids[j],
+            };
         }
     }
-    targets
+    matches
+}
+
+/// The loss's targets for both directions: image to text (each row spread
+/// over the captions true of that image) and text to image (each column
+/// spread over the images that caption describes).
+fn matching_targets(matches: &[bool], n: usize) -> (Vec<f32>, Vec<f32>) {
+    let mut rows = vec![0.0f32; n * n];
+    let mut columns = vec![0.0f32; n * n];
+    for i in 0..n {
+        let count = (0..n).filter(|&j| matches[i * n + j]).count().max(1);
+        for j in (0..n).filter(|&j| matches[i * n + j]) {
+            rows[i * n + j] = 1.0 / count as f32;
+        }
+    }
+    for j in 0..n {
+        let count = (0..n).filter(|&i| matches[i * n + j]).count().max(1);
+        for i in (0..n).filter(|&i| matches[i * n + j]) {
+            columns[i * n + j] = 1.0 / count as f32;
+        }
+    }
+    (rows, columns)
 }
 
 /// The symmetric contrastive loss of a batch (image-to-text and
 /// text-to-image cross-entropy, averaged) and the scaled similarities.
+/// `matches` as [`caption_matches`] gives it.
 pub fn contrastive_loss(
     clip: &Clip,
     config: &ClipConfig,
     pixels: Tensor<4>,
     ids: &[Vec<i64>],
+    matches: &[bool],
 ) -> Result<(Tensor<1>, Tensor<2>)> {
     let images = clip.image_embeds(pixels);
-    let texts = clip.text_embeds(ids, config)?;
+    let texts = distinct_text_embeds(clip, config, ids)?;
     let n = ids.len();
     let scale = clip.logit_scale_exp().unsqueeze::<2>();
     let logits = images.matmul(texts.transpose()) * scale;
-    // Symmetric: the same matrix serves rows (images) and columns (texts).
-    let targets = Tensor::<2>::from_data(
-        TensorData::new(matching_targets(ids), [n, n]),
-        &logits.device(),
-    );
-    let image_to_text = -(log_softmax(logits.clone(), 1) * targets.clone()).sum() / n as f32;
-    let text_to_image = -(log_softmax(logits.clone(), 0) * targets).sum() / n as f32;
+    let (rows, columns) = matching_targets(matches, n);
+    let device = logits.device();
+    let target = |values| Tensor::<2>::from_data(TensorData::new(values, [n, n]), &device);
+    let image_to_text = -(log_softmax(logits.clone(), 1) * target(rows)).sum() / n as f32;
+    let text_to_image = -(log_softmax(logits.clone(), 0) * target(columns)).sum() / n as f32;
     Ok(((image_to_text + text_to_image) / 2.0, logits))
 }
 
-/// Share of images whose best caption matches (see [`matching_targets`]),
-/// and of captions whose best image does, averaged.
-fn matching_accuracy(logits: &[f32], ids: &[Vec<i64>]) -> f32 {
-    let n = ids.len();
-    let best = |values: Vec<f32>| argmax(&values);
+/// One embedding row per caption, encoding each distinct caption once:
+/// templated captions repeat (half of the generated ones are one of 20
+/// sentences), and the copies' rows are the same values anyway.
+fn distinct_text_embeds(clip: &Clip, config: &ClipConfig, ids: &[Vec<i64>]) -> Result<Tensor<2>> {
+    let mut distinct: Vec<Vec<i64>> = Vec::new();
+    let rows: Vec<i64> = ids
+        .iter()
+        .map(|row| {
+            let index = distinct.iter().position(|d| d == row).unwrap_or_else(|| {
+                distinct.push(row.clone());
+                distinct.len() - 1
+            });
+            index as i64
+        })
+        .collect();
+    let embeds = clip.text_embeds(&distinct, config)?;
+    if distinct.len() == ids.len() {
+        return Ok(embeds);
+    }
+    let device = embeds.device();
+    let rows = Tensor::<1, Int>::from_data(TensorData::new(rows, [ids.len()]), &device);
+    Ok(embeds.select(0, rows))
+}
+
+/// Share of images whose best caption is true of them, and of captions
+/// whose best image they describe, averaged.
+fn matching_accuracy(logits: &[f32], matches: &[bool], n: usize) -> f32 {
     let rows = (0..n)
-        .filter(|&i| ids[best((0..n).map(|j| logits[i * n + j]).collect())] == ids[i])
+        .filter(|&i| matches[i * n + argmax(&logits[i * n..(i + 1) * n])])
         .count();
     let columns = (0..n)
-        .filter(|&j| ids[best((0..n).map(|i| logits[i * n + j]).collect())] == ids[j])
+        .filter(|&j| {
+            let column: Vec<f32> = (0..n).map(|i| logits[i * n + j]).collect();
+            matches[argmax(&column) * n + j]
+        })
         .count();
     (rows + columns) as f32 / (2 * n) as f32
 }
@@ -348,7 +403,7 @@ impl Trainer {
     pub fn new(options: TrainOptions, tokenizer: TokenizerFiles, device: &Device) -> Result<Self> {
         let device = device.clone().autodiff();
         let (clip, layout) = loader::init_clip(&options.model, options.seed, &device)?;
-        Self::assemble(options, clip, layout, None, tokenizer, &device, 0)
+        Self::assemble(options, clip, layout, None, tokenizer, None, &device, 0)
     }
 
     /// Continues the run saved in `out` (a folder [`Trainer::save`] wrote).
@@ -371,6 +426,11 @@ impl Trainer {
             &device,
         )?;
         let tokenizer = TokenizerFiles::read_dir(&dir)?;
+        let preprocess_path = dir.join(model::PREPROCESSOR_FILE);
+        let preprocess_text = std::fs::read_to_string(&preprocess_path)
+            .map_err(|e| Error::io(&preprocess_path, e))?;
+        let preprocess =
+            PreprocessConfig::from_json(&preprocess_text, &preprocess_path.display().to_string())?;
         let optimizer_state = Some(dir.join(OPTIMIZER_FILE));
         Self::assemble(
             state.options,
@@ -378,6 +438,7 @@ impl Trainer {
             layout,
             optimizer_state,
             tokenizer,
+            Some(preprocess),
             &device,
             state.step,
         )
@@ -389,6 +450,7 @@ impl Trainer {
         layout: Layout,
         optimizer_state: Option<PathBuf>,
         tokenizer_files: TokenizerFiles,
+        preprocess: Option<PreprocessConfig>,
         device: &Device,
         step: usize,
     ) -> Result<Self> {
@@ -402,9 +464,11 @@ impl Trainer {
             tokenizer_files.tokenizer_config.as_deref(),
             options.model.text_config.max_position_embeddings,
         )?;
-        let preprocess =
-            PreprocessConfig::clip_default(options.model.vision_config.image_size as u32);
         let data = Data::open(&options.data, options.seed)?;
+        let preprocess = match preprocess {
+            Some(config) => config,
+            None => normalized_for(&data, &options)?,
+        };
         let mut optimizer = optimizer(&options, &layout);
         if let Some(path) = optimizer_state {
             optimizer = optimizer.load(&path).map_err(|e| Error::Config {
@@ -455,7 +519,8 @@ impl Trainer {
         let texts: Vec<&str> = pairs.iter().map(|p| p.text.as_str()).collect();
         let ids = self.tokenizer.encode_batch(&texts)?;
 
-        let (loss, logits) = contrastive_loss(&self.clip, &options.model, pixels, &ids)?;
+        let matches = caption_matches(&pairs, &ids);
+        let (loss, logits) = contrastive_loss(&self.clip, &options.model, pixels, &ids, &matches)?;
         let loss_value = loss.clone().into_scalar::<f32>();
         if !loss_value.is_finite() {
             return Err(Error::Input(format!(
@@ -477,7 +542,7 @@ impl Trainer {
             step: self.step,
             steps: self.options.steps,
             loss: loss_value,
-            batch_accuracy: matching_accuracy(&logits_values, &ids),
+            batch_accuracy: matching_accuracy(&logits_values, &matches, n),
             logit_scale: logit_scale.exp(),
             learning_rate,
             pairs_per_second: n as f32 / started.elapsed().as_secs_f32(),
@@ -537,6 +602,46 @@ impl Trainer {
         }
         Ok(())
     }
+}
+
+/// How many training images the pixel statistics are taken over.
+const STATISTICS_IMAGES: usize = 512;
+
+/// CLIP's preprocessing, normalized by the mean and standard deviation of
+/// each colour channel over the first training images rather than by
+/// CLIP's photo statistics. Drawings are mostly white paper: under CLIP's
+/// values every blank patch is one large constant vector and ink only a
+/// small change to it, while here paper sits near zero and ink stands out.
+fn normalized_for(data: &Data, options: &TrainOptions) -> Result<PreprocessConfig> {
+    let size = options.model.vision_config.image_size as u32;
+    let mut config = PreprocessConfig::clip_default(size);
+    let mut unnormalized = config.clone();
+    unnormalized.do_normalize = false;
+    let (mut sum, mut square_sum, mut count) = ([0f64; 3], [0f64; 3], 0usize);
+    let mut step = 0;
+    while count < STATISTICS_IMAGES * (size * size) as usize {
+        for pair in data.batch(step, options.batch_size)? {
+            // Channel-major: each channel's plane in turn.
+            let pixels = preprocess::preprocess(&pair.image, &unnormalized);
+            let plane = pixels.len() / 3;
+            for (channel, values) in pixels.chunks(plane).enumerate() {
+                for &v in values {
+                    sum[channel] += v as f64;
+                    square_sum[channel] += (v as f64) * (v as f64);
+                }
+            }
+            count += plane;
+        }
+        step += 1;
+    }
+    for channel in 0..3 {
+        let mean = sum[channel] / count as f64;
+        let variance = (square_sum[channel] / count as f64 - mean * mean).max(0.0);
+        config.image_mean[channel] = mean as f32;
+        // One grey level at least: a blank channel must not divide by zero.
+        config.image_std[channel] = variance.sqrt().max(1.0 / 255.0) as f32;
+    }
+    Ok(config)
 }
 
 fn write(path: &Path, bytes: &[u8]) -> Result<()> {
