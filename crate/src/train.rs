@@ -93,7 +93,7 @@ impl TrainOptions {
         Self {
             model: sketch_model_config(),
             data: DataSource::Sketches { size: 128 },
-            steps: 2400,
+            steps: 2500,
             batch_size: 64,
             learning_rate: 1e-3,
             warmup_steps: 200,
@@ -391,6 +391,15 @@ impl TokenizerFiles {
 
 const SPECIAL_TOKENS_FILE: &str = "special_tokens_map.json";
 
+/// What a checkpoint holds besides the weights and the options.
+struct Saved {
+    optimizer_state: PathBuf,
+    /// The pixel normalization the run started with.
+    preprocess: PreprocessConfig,
+    /// The next step to run.
+    step: usize,
+}
+
 #[derive(Serialize, Deserialize)]
 struct TrainerState {
     options: TrainOptions,
@@ -403,7 +412,7 @@ impl Trainer {
     pub fn new(options: TrainOptions, tokenizer: TokenizerFiles, device: &Device) -> Result<Self> {
         let device = device.clone().autodiff();
         let (clip, layout) = loader::init_clip(&options.model, options.seed, &device)?;
-        Self::assemble(options, clip, layout, None, tokenizer, None, &device, 0)
+        Self::assemble(options, clip, layout, tokenizer, None, &device)
     }
 
     /// Continues the run saved in `out` (a folder [`Trainer::save`] wrote).
@@ -431,28 +440,22 @@ impl Trainer {
             .map_err(|e| Error::io(&preprocess_path, e))?;
         let preprocess =
             PreprocessConfig::from_json(&preprocess_text, &preprocess_path.display().to_string())?;
-        let optimizer_state = Some(dir.join(OPTIMIZER_FILE));
-        Self::assemble(
-            state.options,
-            clip,
-            layout,
-            optimizer_state,
-            tokenizer,
-            Some(preprocess),
-            &device,
-            state.step,
-        )
+        let saved = Saved {
+            optimizer_state: dir.join(OPTIMIZER_FILE),
+            preprocess,
+            step: state.step,
+        };
+        Self::assemble(state.options, clip, layout, tokenizer, Some(saved), &device)
     }
 
+    /// A trainer at step 0, or where `saved` says a run stopped.
     fn assemble(
         options: TrainOptions,
         clip: Clip,
         layout: Layout,
-        optimizer_state: Option<PathBuf>,
         tokenizer_files: TokenizerFiles,
-        preprocess: Option<PreprocessConfig>,
+        saved: Option<Saved>,
         device: &Device,
-        step: usize,
     ) -> Result<Self> {
         if options.batch_size < 2 {
             return Err(Error::Input(
@@ -465,17 +468,18 @@ impl Trainer {
             options.model.text_config.max_position_embeddings,
         )?;
         let data = Data::open(&options.data, options.seed)?;
-        let preprocess = match preprocess {
-            Some(config) => config,
-            None => normalized_for(&data, &options)?,
-        };
         let mut optimizer = optimizer(&options, &layout);
-        if let Some(path) = optimizer_state {
-            optimizer = optimizer.load(&path).map_err(|e| Error::Config {
-                file: path.display().to_string(),
-                message: format!("cannot read the optimizer state: {e:?}"),
-            })?;
-        }
+        let (preprocess, step) = match saved {
+            Some(saved) => {
+                let path = saved.optimizer_state;
+                optimizer = optimizer.load(&path).map_err(|e| Error::Config {
+                    file: path.display().to_string(),
+                    message: format!("cannot read the optimizer state: {e:?}"),
+                })?;
+                (saved.preprocess, saved.step)
+            }
+            None => (normalized_for(&data, &options)?, 0),
+        };
         Ok(Self {
             clip: clip.train().set_require_grad(true),
             layout,
