@@ -127,12 +127,14 @@ fn json_of(command: &mut Command) -> Result<serde_json::Value, String> {
     serde_json::from_str(last).map_err(|e| format!("{command:?} printed no JSON ({e}): {stdout}"))
 }
 
-/// The workspace root: every path below is relative to it.
+/// The workspace root: every path below is relative to it. `cargo run`
+/// names xtask's folder at run time; the one compiled in is the fallback,
+/// and goes stale when a build is reused from another checkout.
 fn root() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_MANIFEST_DIR").into());
+    manifest_dir.parent().unwrap().to_path_buf()
 }
 
 fn bench(repeats: &str) -> Result<(), String> {
