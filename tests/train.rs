@@ -130,17 +130,10 @@ fn initial_weights_follow_clip_and_the_seed() {
     let all = tensors(&dir.join("m.safetensors"));
     let get = |name: &str| all.iter().find(|t| t.0 == name).unwrap().2.clone();
     let std = |v: &[f32]| (v.iter().map(|x| x * x).sum::<f32>() / v.len() as f32).sqrt();
+    let all_equal = |name: &str, value: f32| get(name).iter().all(|&v| v == value);
     assert_eq!(get("logit_scale"), [config.logit_scale_init_value]);
-    assert!(
-        get("text_model.final_layer_norm.weight")
-            .iter()
-            .all(|&v| v == 1.0)
-    );
-    assert!(
-        get("vision_model.encoder.layers.0.mlp.fc1.bias")
-            .iter()
-            .all(|&v| v == 0.0)
-    );
+    assert!(all_equal("text_model.final_layer_norm.weight", 1.0));
+    assert!(all_equal("vision_model.encoder.layers.0.mlp.fc1.bias", 0.0));
     // transformers: token embeddings N(0, 0.02); values N(0, d^-0.5 (2 L)^-0.5);
     // queries and keys 5 times that (see loader.rs).
     let token_std = std(&get("text_model.embeddings.token_embedding.weight"));
@@ -156,11 +149,7 @@ fn initial_weights_follow_clip_and_the_seed() {
     ));
     assert!((q_std - 5.0 * expected).abs() < 0.5 * expected, "{q_std}");
     // The class token starts empty; patches 1.5 times transformers' N(0, 0.02).
-    assert!(
-        get("vision_model.embeddings.class_embedding")
-            .iter()
-            .all(|&v| v == 0.0)
-    );
+    assert!(all_equal("vision_model.embeddings.class_embedding", 0.0));
     let patch_std = std(&get("vision_model.embeddings.patch_embedding.weight"));
     assert!((patch_std - 0.03).abs() < 0.003, "{patch_std}");
     // Patch positions start as a sine-cosine grid, not noise.

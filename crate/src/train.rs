@@ -269,25 +269,30 @@ fn caption_matches(pairs: &[Pair], ids: &[Vec<i64>]) -> Vec<bool> {
     matches
 }
 
+/// Where entry `(a, b)` of a row-major `n` x `n` matrix lies when `a` walks
+/// its rows (images) and `b` its columns (captions), and the other way round.
+type Walk = fn(usize, usize, usize) -> usize;
+const BY_ROWS: Walk = |a, b, n| a * n + b;
+const BY_COLUMNS: Walk = |a, b, n| b * n + a;
+
 /// The loss's targets for both directions: image to text (each row spread
 /// over the captions true of that image) and text to image (each column
 /// spread over the images that caption describes).
 fn matching_targets(matches: &[bool], n: usize) -> (Vec<f32>, Vec<f32>) {
-    let mut rows = vec![0.0f32; n * n];
-    let mut columns = vec![0.0f32; n * n];
-    for i in 0..n {
-        let count = (0..n).filter(|&j| matches[i * n + j]).count().max(1);
-        for j in (0..n).filter(|&j| matches[i * n + j]) {
-            rows[i * n + j] = 1.0 / count as f32;
+    let spread = |walk: Walk| {
+        let mut targets = vec![0.0f32; n * n];
+        for a in 0..n {
+            let hits: Vec<usize> = (0..n)
+                .map(|b| walk(a, b, n))
+                .filter(|&k| matches[k])
+                .collect();
+            for &k in &hits {
+                targets[k] = 1.0 / hits.len() as f32;
+            }
         }
-    }
-    for j in 0..n {
-        let count = (0..n).filter(|&i| matches[i * n + j]).count().max(1);
-        for i in (0..n).filter(|&i| matches[i * n + j]) {
-            columns[i * n + j] = 1.0 / count as f32;
-        }
-    }
-    (rows, columns)
+        targets
+    };
+    (spread(BY_ROWS), spread(BY_COLUMNS))
 }
 
 /// The symmetric contrastive loss of a batch (image-to-text and
@@ -340,16 +345,15 @@ fn distinct_text_embeds(clip: &Clip, config: &ClipConfig, ids: &[Vec<i64>]) -> R
 /// Share of images whose best caption is true of them, and of captions
 /// whose best image they describe, averaged.
 fn matching_accuracy(logits: &[f32], matches: &[bool], n: usize) -> f32 {
-    let rows = (0..n)
-        .filter(|&i| matches[i * n + argmax(&logits[i * n..(i + 1) * n])])
-        .count();
-    let columns = (0..n)
-        .filter(|&j| {
-            let column: Vec<f32> = (0..n).map(|i| logits[i * n + j]).collect();
-            matches[argmax(&column) * n + j]
-        })
-        .count();
-    (rows + columns) as f32 / (2 * n) as f32
+    let hits = |walk: Walk| {
+        (0..n)
+            .filter(|&a| {
+                let scores: Vec<f32> = (0..n).map(|b| logits[walk(a, b, n)]).collect();
+                matches[walk(a, argmax(&scores), n)]
+            })
+            .count()
+    };
+    (hits(BY_ROWS) + hits(BY_COLUMNS)) as f32 / (2 * n) as f32
 }
 
 pub struct Trainer {
@@ -608,7 +612,7 @@ impl Trainer {
     }
 }
 
-/// How many training images the pixel statistics are taken over.
+/// How many training images the pixel statistics are taken over, at most.
 const STATISTICS_IMAGES: usize = 512;
 
 /// CLIP's preprocessing, normalized by the mean and standard deviation of
@@ -621,10 +625,19 @@ fn normalized_for(data: &Data, options: &TrainOptions) -> Result<PreprocessConfi
     let mut config = PreprocessConfig::clip_default(size);
     let mut unnormalized = config.clone();
     unnormalized.do_normalize = false;
+    // A file of pairs counts each image once, however small the file.
+    let images = match data {
+        Data::Sketches { .. } => STATISTICS_IMAGES,
+        Data::Pairs { file, .. } => file.entries.len().min(STATISTICS_IMAGES),
+    };
     let (mut sum, mut square_sum, mut count) = ([0f64; 3], [0f64; 3], 0usize);
-    let mut step = 0;
-    while count < STATISTICS_IMAGES * (size * size) as usize {
+    let mut seen = 0;
+    for step in 0.. {
         for pair in data.batch(step, options.batch_size)? {
+            if seen == images {
+                break;
+            }
+            seen += 1;
             // Channel-major: each channel's plane in turn.
             let pixels = preprocess::preprocess(&pair.image, &unnormalized);
             let plane = pixels.len() / 3;
@@ -636,7 +649,9 @@ fn normalized_for(data: &Data, options: &TrainOptions) -> Result<PreprocessConfi
             }
             count += plane;
         }
-        step += 1;
+        if seen == images {
+            break;
+        }
     }
     for channel in 0..3 {
         let mean = sum[channel] / count as f64;
