@@ -9,8 +9,9 @@
 // workgroup owns WORKGROUP_SIZE consecutive queries of one (batch, head)
 // (dispatch: x = query blocks, y = batch * heads).
 //
-// Masks: `causal` hides keys after the query; `key_lens[batch]` (when
-// `use_key_lens` is 1) hides keys at or beyond a sequence's length (padding).
+// Masks: `params.causal` hides keys after the query; `key_lens[batch]` (when
+// `params.use_key_lens` is 1) hides keys at or beyond a sequence's length
+// (padding).
 // A query that sees no key at all gets zeros.
 //
 // Rows are handled as vec4s (head_dim must be a multiple of 4): a quarter of
@@ -22,11 +23,14 @@
 // (tile_elem = f16): half the workgroup memory per key, so twice the keys per
 // tile; products and sums stay in f32.
 //
-// Template values: enable (an `enable` directive or nothing), tile_elem (f32
-// or f16), workgroup_size, head_dim, tile (keys per tile; the two tiles stay
-// within WebGPU's baseline 16 KiB of workgroup memory).
+// Template values: enable (an `enable` directive or nothing), params (the
+// declaration of `struct Params`, written from the launcher's own struct),
+// tile_elem (f32 or f16), workgroup_size, head_dim, tile (keys per tile; the
+// two tiles stay within WebGPU's baseline 16 KiB of workgroup memory).
 
 {{ enable }}
+
+{{ params }}
 
 const WORKGROUP_SIZE: u32 = {{ workgroup_size }}u;
 const HEAD_DIM: u32 = {{ head_dim }}u;
@@ -40,8 +44,7 @@ const MASKED: f32 = -1.0e30;
 @group(0) @binding(2) var<storage, read_write> v: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 @group(0) @binding(4) var<storage, read_write> key_lens: array<u32>;
-// batch, heads, q_len, k_len, causal, use_key_lens, scale (f32 bits)
-@group(0) @binding(5) var<storage, read_write> info: array<u32>;
+@group(0) @binding(5) var<storage, read_write> params: Params;
 
 // Values read from storage are not provably uniform; the tile loop holds
 // barriers, so its bound passes through workgroup memory.
@@ -55,11 +58,11 @@ fn main(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    let heads = info[1];
-    let q_len = info[2];
-    let k_len_all = info[3];
-    let causal = info[4] == 1u;
-    let scale = bitcast<f32>(info[6]);
+    let heads = params.heads;
+    let q_len = params.q_len;
+    let k_len_all = params.k_len;
+    let causal = params.causal == 1u;
+    let scale = params.scale;
 
     let batch = wid.y / heads;
     let head = wid.y % heads;
@@ -68,7 +71,7 @@ fn main(
 
     // Keys this workgroup can need at all (uniform across the workgroup).
     var k_len = k_len_all;
-    if info[5] == 1u {
+    if params.use_key_lens == 1u {
         k_len = min(k_len, key_lens[batch]);
     }
     if lid == 0u {

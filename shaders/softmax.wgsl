@@ -8,10 +8,13 @@
 // operations and one slot per subgroup (3 barriers) instead of a tree over
 // the workgroup (7 barriers); the launcher strips that code elsewhere.
 //
-// Template values: enable (an `enable` directive or nothing), reduce (the
-// reduction to use), workgroup_size.
+// Template values: enable (an `enable` directive or nothing), params (the
+// declaration of `struct Params`, written from the launcher's own struct),
+// reduce (the reduction to use), workgroup_size.
 
 {{ enable }}
+
+{{ params }}
 
 const WORKGROUP_SIZE: u32 = {{ workgroup_size }}u;
 const MASKED: f32 = -1.0e30;
@@ -20,8 +23,7 @@ const MASKED: f32 = -1.0e30;
 // one buffer, and mixed access modes on one buffer fail validation.
 @group(0) @binding(0) var<storage, read_write> input: array<f32>;
 @group(0) @binding(1) var<storage, read_write> output: array<f32>;
-// rows, cols
-@group(0) @binding(2) var<storage, read_write> info: array<u32>;
+@group(0) @binding(2) var<storage, read_write> params: Params;
 
 var<workgroup> partial: array<f32, WORKGROUP_SIZE>;
 // Values read from storage are not provably uniform; barriers need control
@@ -106,8 +108,8 @@ fn main(
 ) {
     let lid = invocation.lid;
     if lid == 0u {
-        uniform_rows = info[0];
-        uniform_cols = info[1];
+        uniform_rows = params.rows;
+        uniform_cols = params.cols;
     }
     let rows = workgroupUniformLoad(&uniform_rows);
     let cols = workgroupUniformLoad(&uniform_cols);

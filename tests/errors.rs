@@ -8,7 +8,7 @@ use common::*;
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 use webclip::device;
-use webclip::model::ClipModel;
+use webclip::pipeline::ClipPipeline;
 
 /// A private copy of a fixture model folder that a test may damage.
 fn scratch_model(model: &str, test: &str) -> PathBuf {
@@ -23,7 +23,7 @@ fn scratch_model(model: &str, test: &str) -> PathBuf {
 }
 
 fn load_error(dir: &Path) -> String {
-    match ClipModel::load_dir(dir, &device::cpu()) {
+    match ClipPipeline::load_dir(dir, &device::cpu()) {
         Ok(_) => panic!("{} loaded although it is damaged", dir.display()),
         Err(e) => e.to_string(),
     }
@@ -158,17 +158,17 @@ fn bf16_weights_load_as_their_f32_values() {
         }
     });
     let texts = ["a photo of a cat", "dog"];
-    let a = ClipModel::load_dir(&bf16_dir, &device::cpu())
+    let a = ClipPipeline::load_dir(&bf16_dir, &device::cpu())
         .unwrap()
         .embed_texts(&texts)
         .unwrap();
-    let b = ClipModel::load_dir(&f32_dir, &device::cpu())
+    let b = ClipPipeline::load_dir(&f32_dir, &device::cpu())
         .unwrap()
         .embed_texts(&texts)
         .unwrap();
     assert_rows_close("bf16 vs f32", &a, &b, 0.0);
     // And they are close to the full-precision model (bf16 keeps 8 bits).
-    let full = ClipModel::load_dir(&model_dir("tiny-quickgelu"), &device::cpu()).unwrap();
+    let full = ClipPipeline::load_dir(&model_dir("tiny-quickgelu"), &device::cpu()).unwrap();
     assert_rows_close(
         "bf16 vs original",
         &a,
@@ -223,7 +223,7 @@ fn preprocessor_that_disagrees_with_the_model_is_rejected() {
 
 #[test]
 fn corrupt_images_and_empty_inputs_are_errors() {
-    let model = ClipModel::load_dir(&model_dir("tiny-gelu"), &device::cpu()).unwrap();
+    let model = ClipPipeline::load_dir(&model_dir("tiny-gelu"), &device::cpu()).unwrap();
     let err = model
         .pixel_values(b"definitely not an image", "notes.txt")
         .unwrap_err()

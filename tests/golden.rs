@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use webclip::device;
-use webclip::model::ClipModel;
+use webclip::pipeline::ClipPipeline;
 
 /// Embeddings and probabilities: both sides compute in f32, in a different
 /// order of operations.
@@ -18,11 +18,11 @@ fn is_jpeg(path: &str) -> bool {
     path.ends_with(".jpg") || path.ends_with(".jpeg")
 }
 
-fn load(model: &str, device: &burn::tensor::Device) -> ClipModel {
-    ClipModel::load_dir(&model_dir(model), device).unwrap()
+fn load(model: &str, device: &burn::tensor::Device) -> ClipPipeline {
+    ClipPipeline::load_dir(&model_dir(model), device).unwrap()
 }
 
-fn file_pixels(model: &ClipModel, image: &str) -> Vec<f32> {
+fn file_pixels(model: &ClipPipeline, image: &str) -> Vec<f32> {
     let bytes = std::fs::read(fixtures().join(image)).unwrap();
     model.pixel_values(&bytes, image).unwrap()
 }

@@ -9,9 +9,9 @@ use std::sync::Mutex;
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 use common::*;
-use webclip::attention::{Mask, reference_attention};
 use webclip::kernels::{self, attention::fused_attention, softmax::softmax_last_dim};
-use webclip::{device, model::ClipModel};
+use webclip::model::attention::{Mask, reference_attention};
+use webclip::{device, pipeline::ClipPipeline};
 
 /// f32 kernels against f32 references.
 const TOLERANCE: f32 = 1e-5;
@@ -258,7 +258,7 @@ fn attention_padding_mask_hides_keys_past_each_length() {
 fn the_model_on_wgpu_runs_the_kernels() {
     let _turn = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
     kernels::allow_variants(false, false);
-    let model = ClipModel::load_dir(&model_dir("tiny-quickgelu"), &gpu()).unwrap();
+    let model = ClipPipeline::load_dir(&model_dir("tiny-quickgelu"), &gpu()).unwrap();
     let pixels = golden("tiny-quickgelu", "pixel_values").rows();
     let texts = ["a photo of a cat", "a dog"];
 
@@ -278,7 +278,7 @@ fn the_model_on_wgpu_runs_the_kernels() {
     assert_eq!(after.softmax - before.softmax, 1, "{before:?} -> {after:?}");
 
     kernels::set_enabled(false);
-    let model = ClipModel::load_dir(&model_dir("tiny-quickgelu"), &gpu()).unwrap();
+    let model = ClipPipeline::load_dir(&model_dir("tiny-quickgelu"), &gpu()).unwrap();
     let without = (
         model.embed_images(&pixels[..2]).unwrap(),
         model.classify(&pixels[..1], &texts, "{}").unwrap(),

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use safetensors::SafeTensors;
 use webclip::config::ClipConfig;
 use webclip::device;
-use webclip::loader::{self, SaveDtype};
-use webclip::model::ClipModel;
+use webclip::model::weights::{self, SaveDtype};
+use webclip::pipeline::ClipPipeline;
 use webclip::train::{self, DataSource, MAX_LOGIT_SCALE, TokenizerFiles, TrainOptions, Trainer};
 
 fn tokenizer() -> TokenizerFiles {
@@ -93,12 +93,12 @@ fn saving_writes_back_every_tensor_as_it_was_read() {
         )
         .unwrap();
         let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
-        let (clip, layout) =
-            loader::load_clip_with_layout(&bytes, "m", &config, &device::cpu()).unwrap();
+        let (clip, params) =
+            weights::load_clip_with_params(&bytes, "m", &config, &device::cpu()).unwrap();
         let out = temp_dir(&format!("roundtrip-{model}"));
         std::fs::create_dir_all(&out).unwrap();
         let written = out.join("model.safetensors");
-        std::fs::write(&written, loader::save_clip(&clip, &layout, dtype).unwrap()).unwrap();
+        std::fs::write(&written, weights::save_clip(&clip, &params, dtype).unwrap()).unwrap();
         let original: Vec<_> = tensors(&dir.join("model.safetensors"))
             .into_iter()
             // A buffer, not a parameter: transformers recreates it.
@@ -119,8 +119,8 @@ fn initial_weights_follow_clip_and_the_seed() {
     let config = tiny_options(sketches(), 1).model;
     let cpu = device::cpu();
     let write = |seed| {
-        let (clip, layout) = loader::init_clip(&config, seed, &cpu).unwrap();
-        loader::save_clip(&clip, &layout, SaveDtype::F32).unwrap()
+        let (clip, params) = train::init_clip(&config, seed, &cpu).unwrap();
+        weights::save_clip(&clip, &params, SaveDtype::F32).unwrap()
     };
     assert_eq!(write(1), write(1));
     assert_ne!(write(1), write(2));
@@ -135,7 +135,7 @@ fn initial_weights_follow_clip_and_the_seed() {
     assert!(all_equal("text_model.final_layer_norm.weight", 1.0));
     assert!(all_equal("vision_model.encoder.layers.0.mlp.fc1.bias", 0.0));
     // transformers: token embeddings N(0, 0.02); values N(0, d^-0.5 (2 L)^-0.5);
-    // queries and keys 5 times that (see loader.rs).
+    // queries and keys 5 times that (see train/init.rs).
     let token_std = std(&get("text_model.embeddings.token_embedding.weight"));
     assert!((token_std - 0.02).abs() < 0.001, "{token_std}");
     let expected = 32f32.powf(-0.5) * 2f32.powf(-0.5);
@@ -272,7 +272,7 @@ fn a_run_is_reproducible_and_a_resumed_run_ends_where_an_uninterrupted_one_does(
     assert_eq!(stats, preprocessor(&half));
 
     // The exported folder is a model the inference code loads.
-    let model = ClipModel::load_dir(&whole, &cpu).unwrap();
+    let model = ClipPipeline::load_dir(&whole, &cpu).unwrap();
     let rows = model.embed_texts(&["a drawing of a star"]).unwrap();
     assert_eq!(rows[0].len(), 16);
     for dir in [whole, again, half] {

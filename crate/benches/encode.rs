@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use webclip::device;
-use webclip::model::{ClipModel, read_rows};
+use webclip::pipeline::{ClipPipeline, read_rows};
 
 /// The same 8 prompts `tests/fixtures/bench_peers.py` gives PyTorch and onnxruntime.
 const PROMPTS: [&str; 8] = [
@@ -53,7 +53,7 @@ fn main() {
         .map_or(10, |r| r.parse().expect("REPEATS is a number"));
     let device = device::cpu();
     let load_start = Instant::now();
-    let model = ClipModel::load_dir(model_dir.as_ref(), &device).expect("model loads");
+    let model = ClipPipeline::load_dir(model_dir.as_ref(), &device).expect("model loads");
     let load_ms = load_start.elapsed().as_secs_f64() * 1e3;
     let bytes = std::fs::read(image).expect("image readable");
     let preprocess_ms = time(repeats, || model.pixel_values(&bytes, image).unwrap());

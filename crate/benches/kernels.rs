@@ -9,9 +9,9 @@ use std::time::Instant;
 
 use burn::tensor::activation::{gelu, sigmoid};
 use burn::tensor::{Device, Tensor, TensorData};
-use webclip::attention::{Mask, reference_attention};
 use webclip::kernels::{self, attention::fused_attention};
-use webclip::model::{ClipModel, read_rows};
+use webclip::model::attention::{Mask, reference_attention};
+use webclip::pipeline::{ClipPipeline, read_rows};
 
 /// Median milliseconds of `work`, each run waited for on the device.
 fn time(device: &Device, repeats: usize, mut work: impl FnMut()) -> f64 {
@@ -72,7 +72,7 @@ fn bench_attention(device: &Device, repeats: usize) {
 }
 
 fn bench_encoders(device: &Device, model_dir: &str, repeats: usize) {
-    let model = ClipModel::load_dir(model_dir.as_ref(), device).expect("model loads");
+    let model = ClipPipeline::load_dir(model_dir.as_ref(), device).expect("model loads");
     let size = model.config.vision_config.image_size;
     let pixels = vec![0.1f32; 3 * size * size];
     let prompts = [

@@ -84,6 +84,37 @@ impl VisionConfig {
     }
 }
 
+/// The shape of one tower's stack of transformer blocks: the fields both
+/// tower configs hold under the same names.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EncoderConfig {
+    pub num_hidden_layers: usize,
+    pub hidden_size: usize,
+    pub intermediate_size: usize,
+    pub num_attention_heads: usize,
+    pub hidden_act: Activation,
+    pub layer_norm_eps: f64,
+}
+
+/// `encoder()` for each tower config, from its fields of the same names.
+macro_rules! encoder_config_of {
+    ($($tower:ty),*) => {$(
+        impl $tower {
+            pub fn encoder(&self) -> EncoderConfig {
+                EncoderConfig {
+                    num_hidden_layers: self.num_hidden_layers,
+                    hidden_size: self.hidden_size,
+                    intermediate_size: self.intermediate_size,
+                    num_attention_heads: self.num_attention_heads,
+                    hidden_act: self.hidden_act,
+                    layer_norm_eps: self.layer_norm_eps,
+                }
+            }
+        }
+    )*};
+}
+encoder_config_of!(TextConfig, VisionConfig);
+
 /// How the text encoder picks the token whose state becomes the text embedding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TextPooling {

@@ -4,7 +4,7 @@
 //! features), and the zero-shot confusion matrix.
 
 use crate::error::{Error, Result};
-use crate::model::ClipModel;
+use crate::pipeline::ClipPipeline;
 use crate::sketch::{self, CATEGORIES};
 use crate::train::EVAL_SEED_BASE;
 use crate::zeroshot::argmax;
@@ -24,7 +24,7 @@ pub struct Features {
 /// `per_category` fresh drawings of every category, drawn at `size` pixels
 /// from seeds `EVAL_SEED_BASE + offset + i`, embedded by `model`.
 pub fn sketch_features(
-    model: &ClipModel,
+    model: &ClipPipeline,
     per_category: usize,
     offset: u64,
     size: u32,
@@ -53,7 +53,7 @@ pub struct ZeroShot {
 
 /// Zero-shot top-1 accuracy: each drawing goes to the category whose
 /// prompt (`template` around its name) is most similar.
-pub fn zero_shot(model: &ClipModel, features: &Features, template: &str) -> Result<ZeroShot> {
+pub fn zero_shot(model: &ClipPipeline, features: &Features, template: &str) -> Result<ZeroShot> {
     let prompts = crate::zeroshot::prompts(&CATEGORIES, template)?;
     let prompt_refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
     let texts = model.embed_texts(&prompt_refs)?;
@@ -71,7 +71,7 @@ pub fn zero_shot(model: &ClipModel, features: &Features, template: &str) -> Resu
 
 /// Accuracy on `test` of a linear probe trained on `shots` drawings per
 /// category (fresh ones, not in `test`).
-pub fn linear_probe(model: &ClipModel, test: &Features, shots: usize, size: u32) -> Result<f32> {
+pub fn linear_probe(model: &ClipPipeline, test: &Features, shots: usize, size: u32) -> Result<f32> {
     let mut train = sketch_features(model, shots, PROBE_SEED_OFFSET, size)?;
     // Each feature centred and scaled by the training rows' statistics, so
     // that small but telling differences between embeddings count.

@@ -10,7 +10,6 @@ use crate::error::{Error, Result};
 
 pub struct ClipTokenizer {
     inner: Tokenizer,
-    max_len: usize,
 }
 
 const END_OF_TEXT: &str = "<|endoftext|>";
@@ -51,11 +50,7 @@ impl ClipTokenizer {
             pad_type_id: 0,
             pad_token,
         }));
-        Ok(Self { inner, max_len })
-    }
-
-    pub fn max_len(&self) -> usize {
-        self.max_len
+        Ok(Self { inner })
     }
 
     /// One row of `max_len` ids per text: start token, BPE tokens (truncated so

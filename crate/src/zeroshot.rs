@@ -5,7 +5,7 @@ use burn::tensor::Tensor;
 
 use crate::error::{Error, Result};
 use crate::kernels::softmax::softmax_last_dim;
-use crate::model::{ClipModel, read_rows_async};
+use crate::pipeline::{ClipPipeline, read_rows_async};
 
 pub const DEFAULT_TEMPLATE: &str = "a photo of a {}";
 
@@ -48,7 +48,7 @@ pub fn argmax(values: &[f32]) -> usize {
     (0..values.len()).fold(0, |best, i| if values[i] > values[best] { i } else { best })
 }
 
-impl ClipModel {
+impl ClipPipeline {
     /// Probabilities of each label for each preprocessed image (rows: images).
     pub async fn classify_async<S: AsRef<str>>(
         &self,

@@ -11,7 +11,7 @@ use serde_json::json;
 use webclip::config::ClipConfig;
 use webclip::device::{self, DeviceChoice};
 use webclip::eval;
-use webclip::model::ClipModel;
+use webclip::pipeline::ClipPipeline;
 use webclip::sketch::CATEGORIES;
 use webclip::train::{self, DataSource, TokenizerFiles, TrainOptions, Trainer};
 use webclip::zeroshot::{DEFAULT_TEMPLATE, argmax};
@@ -41,67 +41,76 @@ struct ModelArgs {
 #[derive(Subcommand)]
 enum Command {
     /// Print L2-normalized embeddings of images and texts, in argument order
-    Embed {
-        #[command(flatten)]
-        model: ModelArgs,
-        /// An image file (repeatable)
-        #[arg(long = "image")]
-        images: Vec<PathBuf>,
-        /// A text (repeatable)
-        #[arg(long = "text")]
-        texts: Vec<String>,
-        /// Print {"image_embeds": [[..]], "text_embeds": [[..]]}
-        #[arg(long)]
-        json: bool,
-    },
+    Embed(EmbedArgs),
     /// Zero-shot classification of images (folders are searched recursively)
-    Classify {
-        #[command(flatten)]
-        model: ModelArgs,
-        /// Image files or folders
-        #[arg(required = true)]
-        paths: Vec<PathBuf>,
-        /// A class name (repeatable)
-        #[arg(
-            long = "label",
-            required_unless_present = "labels_file",
-            conflicts_with = "labels_file"
-        )]
-        labels: Vec<String>,
-        /// A file with one class name per line
-        #[arg(long)]
-        labels_file: Option<PathBuf>,
-        /// The sentence each label is put in; {} marks the label
-        #[arg(long, default_value = DEFAULT_TEMPLATE)]
-        template: String,
-        /// Print {"labels": [..], "results": [{"image", "probs", "top"}]}
-        #[arg(long)]
-        json: bool,
-    },
+    Classify(ClassifyArgs),
     /// Contrastive pretraining of a new CLIP; writes a model folder in the
     /// Hugging Face layout (checkpoints in OUT/checkpoint)
     Train(TrainArgs),
     /// Accuracy on fresh synthetic drawings of the sketch categories:
     /// zero-shot, linear probes, confusion matrix
-    Eval {
-        #[command(flatten)]
-        model: ModelArgs,
-        /// Test drawings per category
-        #[arg(long, default_value_t = 50)]
-        per_category: usize,
-        /// The sentence each category name is put in; {} marks the name
-        #[arg(long, default_value = eval::EVAL_TEMPLATE)]
-        template: String,
-        /// Labelled drawings per category for the linear probes
-        #[arg(long, value_delimiter = ',', default_value = "1,4,16")]
-        shots: Vec<usize>,
-        /// Write the zero-shot confusion matrix to this SVG file
-        #[arg(long)]
-        confusion: Option<PathBuf>,
-        /// Print {"zero_shot": .., "linear_probe": {"1": ..}} instead of a table
-        #[arg(long)]
-        json: bool,
-    },
+    Eval(EvalArgs),
+}
+
+#[derive(Args)]
+struct EmbedArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// An image file (repeatable)
+    #[arg(long = "image")]
+    images: Vec<PathBuf>,
+    /// A text (repeatable)
+    #[arg(long = "text")]
+    texts: Vec<String>,
+    /// Print {"image_embeds": [[..]], "text_embeds": [[..]]}
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct ClassifyArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Image files or folders
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// A class name (repeatable)
+    #[arg(
+        long = "label",
+        required_unless_present = "labels_file",
+        conflicts_with = "labels_file"
+    )]
+    labels: Vec<String>,
+    /// A file with one class name per line
+    #[arg(long)]
+    labels_file: Option<PathBuf>,
+    /// The sentence each label is put in; {} marks the label
+    #[arg(long, default_value = DEFAULT_TEMPLATE)]
+    template: String,
+    /// Print {"labels": [..], "results": [{"image", "probs", "top"}]}
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Test drawings per category
+    #[arg(long, default_value_t = 50)]
+    per_category: usize,
+    /// The sentence each category name is put in; {} marks the name
+    #[arg(long, default_value = eval::EVAL_TEMPLATE)]
+    template: String,
+    /// Labelled drawings per category for the linear probes
+    #[arg(long, value_delimiter = ',', default_value = "1,4,16")]
+    shots: Vec<usize>,
+    /// Write the zero-shot confusion matrix to this SVG file
+    #[arg(long)]
+    confusion: Option<PathBuf>,
+    /// Print {"zero_shot": .., "linear_probe": {"1": ..}} instead of a table
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Args)]
@@ -155,137 +164,137 @@ fn main() -> ExitCode {
     }
 }
 
-fn load(args: &ModelArgs) -> Result<ClipModel> {
+fn load(args: &ModelArgs) -> Result<ClipPipeline> {
     let device = device::device(args.device.parse::<DeviceChoice>()?)?;
-    ClipModel::load_dir(&args.model, &device)
+    ClipPipeline::load_dir(&args.model, &device)
 }
 
-fn read_pixels(model: &ClipModel, path: &Path) -> Result<Vec<f32>> {
+fn read_pixels(model: &ClipPipeline, path: &Path) -> Result<Vec<f32>> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     model.pixel_values(&bytes, &path.display().to_string())
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Embed {
-            model,
-            images,
-            texts,
-            json,
-        } => {
-            if images.is_empty() && texts.is_empty() {
-                return Err(Error::Input(
-                    "nothing to embed: give --image and/or --text".into(),
-                ));
-            }
-            let model = load(&model)?;
-            let pixels = images
-                .iter()
-                .map(|p| read_pixels(&model, p))
-                .collect::<Result<Vec<_>>>()?;
-            let image_embeds = if pixels.is_empty() {
-                vec![]
-            } else {
-                model.embed_images(&pixels)?
-            };
-            let text_refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let text_embeds = if texts.is_empty() {
-                vec![]
-            } else {
-                model.embed_texts(&text_refs)?
-            };
-            if json {
-                println!(
-                    "{}",
-                    json!({ "image_embeds": image_embeds, "text_embeds": text_embeds })
-                );
-            } else {
-                let names = images
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .chain(texts.iter().map(|t| format!("{t:?}")));
-                for (name, row) in names.zip(image_embeds.iter().chain(&text_embeds)) {
-                    let head: Vec<String> =
-                        row.iter().take(4).map(|v| format!("{v:+.4}")).collect();
-                    println!("{name}: [{}, …] ({} dims)", head.join(", "), row.len());
-                }
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Classify {
-            model,
-            paths,
-            labels,
-            labels_file,
-            template,
-            json,
-        } => {
-            let labels = match labels_file {
-                Some(file) => read_labels(&file)?,
-                None => labels,
-            };
-            webclip::zeroshot::prompts(&labels, &template)?;
-            let images = collect_images(&paths)?;
-            if images.is_empty() {
-                return Err(Error::Input("no images found in the given paths".into()));
-            }
-            let model = load(&model)?;
-            classify(&model, &images, &labels, &template, json)
-        }
+        Command::Embed(args) => embed(args),
+        Command::Classify(args) => classify(args),
         Command::Train(args) => train(args),
-        Command::Eval {
-            model,
-            per_category,
-            template,
-            shots,
-            confusion,
-            json,
-        } => {
-            let model = load(&model)?;
-            // Drawn at twice the model's input size, as training draws them.
-            let size = 2 * model.config.vision_config.image_size as u32;
-            let test = eval::sketch_features(&model, per_category, 0, size)?;
-            let zero_shot = eval::zero_shot(&model, &test, &template)?;
-            let probes = shots
-                .iter()
-                .map(|&k| eval::linear_probe(&model, &test, k, size).map(|acc| (k, acc)))
-                .collect::<Result<Vec<_>>>()?;
-            if let Some(path) = &confusion {
-                let title = format!(
-                    "zero-shot, \"{template}\": {:.1}% of {} drawings",
-                    zero_shot.accuracy * 100.0,
-                    test.labels.len()
-                );
-                let svg = eval::confusion_svg(&zero_shot.confusion, &CATEGORIES, &title)?;
-                std::fs::write(path, svg).map_err(|e| Error::io(path, e))?;
-            }
-            if json {
-                let probes: serde_json::Map<String, serde_json::Value> = probes
-                    .iter()
-                    .map(|(k, acc)| (k.to_string(), json!(acc)))
-                    .collect();
-                println!(
-                    "{}",
-                    json!({ "drawings": test.labels.len(), "template": template,
-                            "zero_shot": zero_shot.accuracy, "linear_probe": probes })
-                );
-            } else {
-                println!(
-                    "{} test drawings, {} categories",
-                    test.labels.len(),
-                    CATEGORIES.len()
-                );
-                println!(
-                    "zero-shot ({template:?}): {:.1}%",
-                    zero_shot.accuracy * 100.0
-                );
-                for (k, acc) in probes {
-                    println!("linear probe, {k} per category: {:.1}%", acc * 100.0);
-                }
-            }
-            Ok(ExitCode::SUCCESS)
+        Command::Eval(args) => evaluate(args),
+    }
+}
+
+fn embed(args: EmbedArgs) -> Result<ExitCode> {
+    let EmbedArgs {
+        model,
+        images,
+        texts,
+        json,
+    } = args;
+    if images.is_empty() && texts.is_empty() {
+        return Err(Error::Input(
+            "nothing to embed: give --image and/or --text".into(),
+        ));
+    }
+    let model = load(&model)?;
+    let pixels = images
+        .iter()
+        .map(|p| read_pixels(&model, p))
+        .collect::<Result<Vec<_>>>()?;
+    let image_embeds = if pixels.is_empty() {
+        vec![]
+    } else {
+        model.embed_images(&pixels)?
+    };
+    let text_refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let text_embeds = if texts.is_empty() {
+        vec![]
+    } else {
+        model.embed_texts(&text_refs)?
+    };
+    if json {
+        println!(
+            "{}",
+            json!({ "image_embeds": image_embeds, "text_embeds": text_embeds })
+        );
+    } else {
+        let names = images
+            .iter()
+            .map(|p| p.display().to_string())
+            .chain(texts.iter().map(|t| format!("{t:?}")));
+        for (name, row) in names.zip(image_embeds.iter().chain(&text_embeds)) {
+            let head: Vec<String> = row.iter().take(4).map(|v| format!("{v:+.4}")).collect();
+            println!("{name}: [{}, …] ({} dims)", head.join(", "), row.len());
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn classify(args: ClassifyArgs) -> Result<ExitCode> {
+    let labels = match &args.labels_file {
+        Some(file) => read_labels(file)?,
+        None => args.labels,
+    };
+    webclip::zeroshot::prompts(&labels, &args.template)?;
+    let images = collect_images(&args.paths)?;
+    if images.is_empty() {
+        return Err(Error::Input("no images found in the given paths".into()));
+    }
+    let model = load(&args.model)?;
+    classify_images(&model, &images, &labels, &args.template, args.json)
+}
+
+fn evaluate(args: EvalArgs) -> Result<ExitCode> {
+    let EvalArgs {
+        model,
+        per_category,
+        template,
+        shots,
+        confusion,
+        json,
+    } = args;
+    let model = load(&model)?;
+    // Drawn at twice the model's input size, as training draws them.
+    let size = 2 * model.config.vision_config.image_size as u32;
+    let test = eval::sketch_features(&model, per_category, 0, size)?;
+    let zero_shot = eval::zero_shot(&model, &test, &template)?;
+    let probes = shots
+        .iter()
+        .map(|&k| eval::linear_probe(&model, &test, k, size).map(|acc| (k, acc)))
+        .collect::<Result<Vec<_>>>()?;
+    if let Some(path) = &confusion {
+        let title = format!(
+            "zero-shot, \"{template}\": {:.1}% of {} drawings",
+            zero_shot.accuracy * 100.0,
+            test.labels.len()
+        );
+        let svg = eval::confusion_svg(&zero_shot.confusion, &CATEGORIES, &title)?;
+        std::fs::write(path, svg).map_err(|e| Error::io(path, e))?;
+    }
+    if json {
+        let probes: serde_json::Map<String, serde_json::Value> = probes
+            .iter()
+            .map(|(k, acc)| (k.to_string(), json!(acc)))
+            .collect();
+        println!(
+            "{}",
+            json!({ "drawings": test.labels.len(), "template": template,
+                    "zero_shot": zero_shot.accuracy, "linear_probe": probes })
+        );
+    } else {
+        println!(
+            "{} test drawings, {} categories",
+            test.labels.len(),
+            CATEGORIES.len()
+        );
+        println!(
+            "zero-shot ({template:?}): {:.1}%",
+            zero_shot.accuracy * 100.0
+        );
+        for (k, acc) in probes {
+            println!("linear probe, {k} per category: {:.1}%", acc * 100.0);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn train(args: TrainArgs) -> Result<ExitCode> {
@@ -404,8 +413,8 @@ fn has_image_extension(path: &Path) -> bool {
         .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
-fn classify(
-    model: &ClipModel,
+fn classify_images(
+    model: &ClipPipeline,
     images: &[PathBuf],
     labels: &[String],
     template: &str,

@@ -1,22 +1,31 @@
 //! Launcher of `shaders/attention.wgsl`: fused scaled-dot-product attention.
 
-use std::sync::atomic::Ordering;
-
 use burn::backend::wgpu::{KernelSource, SourceKernel, SourceTemplate, Wgpu};
 use burn::cubecl::prelude::KernelId;
 use burn::cubecl::server::KernelArguments;
 use burn::cubecl::{CubeCount, CubeDim};
 use burn::tensor::Tensor;
 
-use super::{
-    ATTENTION_F16_LAUNCHES, ATTENTION_LAUNCHES, empty_like, info_buffer, use_f16, wgpu_f32,
-};
+use super::{count_launch, empty_like, kernel_params, u32_buffer, use_f16, wgpu_f32};
 
 const WORKGROUP_SIZE: u32 = 64;
 /// Workgroup memory for the key and value tiles together: WebGPU's baseline
 /// limit of 16 KiB, less room for the kernel's shared loop bound.
 const TILE_BYTES: usize = 16 * 1024 - 16;
 const SOURCE: &str = include_str!("../../../shaders/attention.wgsl");
+
+kernel_params!(AttentionParams {
+    batch: u32,
+    heads: u32,
+    q_len: u32,
+    k_len: u32,
+    /// 1: query `i` sees keys `0..=i` only.
+    causal: u32,
+    /// 1: `key_lens` holds each batch entry's count of real keys.
+    use_key_lens: u32,
+    /// The factor on `q·k`, `head_dim^-0.5`.
+    scale: f32,
+});
 
 struct AttentionKernel {
     head_dim: usize,
@@ -40,6 +49,7 @@ impl KernelSource for AttentionKernel {
     fn source(&self) -> SourceTemplate {
         SourceTemplate::new(SOURCE)
             .register("enable", if self.f16 { "enable f16;" } else { "" })
+            .register("params", AttentionParams::WGSL)
             .register("tile_elem", if self.f16 { "f16" } else { "f32" })
             .register("workgroup_size", WORKGROUP_SIZE.to_string())
             .register("head_dim", self.head_dim.to_string())
@@ -81,19 +91,17 @@ pub fn fused_attention(
         Some(lens) => lens.to_vec(),
         None => vec![k_len as u32],
     };
-    let lens = info_buffer(&q, &lens);
-    let info = info_buffer(
-        &q,
-        &[
-            batch as u32,
-            heads as u32,
-            q_len as u32,
-            k_len as u32,
-            causal as u32,
-            key_lens.is_some() as u32,
-            scale.to_bits(),
-        ],
-    );
+    let lens = u32_buffer(&q, &lens);
+    let params = AttentionParams {
+        batch: batch as u32,
+        heads: heads as u32,
+        q_len: q_len as u32,
+        k_len: k_len as u32,
+        causal: causal as u32,
+        use_key_lens: key_lens.is_some() as u32,
+        scale,
+    }
+    .buffer(&q);
     let query_blocks = q_len.div_ceil(WORKGROUP_SIZE as usize) as u32;
     let half_tiles = use_f16();
     q.client.launch(
@@ -108,12 +116,12 @@ pub fn fused_attention(
             .with_buffer(v.handle.clone().binding())
             .with_buffer(output.handle.clone().binding())
             .with_buffer(lens.binding())
-            .with_buffer(info.binding()),
+            .with_buffer(params.binding()),
     );
-    ATTENTION_LAUNCHES.fetch_add(1, Ordering::SeqCst);
-    if half_tiles {
-        ATTENTION_F16_LAUNCHES.fetch_add(1, Ordering::SeqCst);
-    }
+    count_launch(|l| {
+        l.attention += 1;
+        l.attention_f16 += half_tiles as usize;
+    });
     Some(Tensor::from_primitive::<Wgpu>(output))
 }
 

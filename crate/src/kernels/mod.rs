@@ -6,30 +6,53 @@
 pub mod attention;
 pub mod softmax;
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 use burn::backend::wgpu::{CubeTensor, Wgpu, into_contiguous};
 use burn::tensor::{DType, Tensor};
 
-static ENABLED: AtomicBool = AtomicBool::new(true);
-static GPU: std::sync::OnceLock<Gpu> = std::sync::OnceLock::new();
-static ALLOW_F16: AtomicBool = AtomicBool::new(true);
-static ALLOW_SUBGROUPS: AtomicBool = AtomicBool::new(true);
-/// Whether [`allow_variants`] overrides the defaults.
-static VARIANTS_CHOSEN: AtomicBool = AtomicBool::new(false);
-static SOFTMAX_LAUNCHES: AtomicUsize = AtomicUsize::new(0);
-static SOFTMAX_SUBGROUP_LAUNCHES: AtomicUsize = AtomicUsize::new(0);
-static ATTENTION_LAUNCHES: AtomicUsize = AtomicUsize::new(0);
-static ATTENTION_F16_LAUNCHES: AtomicUsize = AtomicUsize::new(0);
+/// Everything the kernels keep for the process.
+struct State {
+    enabled: bool,
+    /// Set by [`allow_variants`]; `None` means the defaults.
+    variants: Option<Variants>,
+    gpu: Option<Gpu>,
+    launches: Launches,
+}
+
+#[derive(Clone, Copy)]
+struct Variants {
+    f16: bool,
+    subgroups: bool,
+}
+
+static STATE: Mutex<State> = Mutex::new(State {
+    enabled: true,
+    variants: None,
+    gpu: None,
+    launches: Launches {
+        softmax: 0,
+        softmax_subgroups: 0,
+        attention: 0,
+        attention_f16: 0,
+    },
+});
+
+fn state() -> MutexGuard<'static, State> {
+    // The state stays consistent even if a holder panicked.
+    STATE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// Turns the custom kernels on or off for the whole process (for comparisons
 /// and benchmarks; on by default). Off, wgpu runs Burn's own ops.
 pub fn set_enabled(enabled: bool) {
-    ENABLED.store(enabled, Ordering::SeqCst);
+    state().enabled = enabled;
 }
 
 pub fn enabled() -> bool {
-    ENABLED.load(Ordering::SeqCst)
+    state().enabled
 }
 
 /// Which optional variants the kernels may pick where the GPU has the
@@ -37,9 +60,7 @@ pub fn enabled() -> bool {
 /// for softmax (needs subgroups). For tests and comparisons; see
 /// [`reset_variants`] for the defaults.
 pub fn allow_variants(f16: bool, subgroups: bool) {
-    ALLOW_F16.store(f16, Ordering::SeqCst);
-    ALLOW_SUBGROUPS.store(subgroups, Ordering::SeqCst);
-    VARIANTS_CHOSEN.store(true, Ordering::SeqCst);
+    state().variants = Some(Variants { f16, subgroups });
 }
 
 /// The defaults: f16 tiles wherever shader-f16 exists; subgroup reductions
@@ -48,21 +69,21 @@ pub fn allow_variants(f16: bool, subgroups: bool) {
 /// the kernel passes its own tests there; cubecl likewise leaves subgroups
 /// unused on CPU adapters.
 pub fn reset_variants() {
-    VARIANTS_CHOSEN.store(false, Ordering::SeqCst);
+    state().variants = None;
 }
 
 fn use_f16() -> bool {
-    let allowed = !VARIANTS_CHOSEN.load(Ordering::SeqCst) || ALLOW_F16.load(Ordering::SeqCst);
-    allowed && GPU.get().is_some_and(|gpu| gpu.shader_f16)
+    let state = state();
+    let allowed = state.variants.is_none_or(|v| v.f16);
+    allowed && state.gpu.as_ref().is_some_and(|gpu| gpu.shader_f16)
 }
 
 fn use_subgroups() -> bool {
-    let chosen = VARIANTS_CHOSEN.load(Ordering::SeqCst);
-    GPU.get().is_some_and(|gpu| {
-        let allowed = if chosen {
-            ALLOW_SUBGROUPS.load(Ordering::SeqCst)
-        } else {
-            !gpu.software
+    let state = state();
+    state.gpu.as_ref().is_some_and(|gpu| {
+        let allowed = match state.variants {
+            Some(v) => v.subgroups,
+            None => !gpu.software,
         };
         allowed && gpu.subgroups
     })
@@ -78,7 +99,8 @@ pub struct Gpu {
     pub software: bool,
 }
 
-/// Records the device's enabled features (called when the device starts).
+/// Records the device's enabled features (called when the device starts;
+/// the first device recorded is the one the kernels run on).
 pub fn record_gpu(setup: &burn::tensor::wgpu::WgpuSetup) {
     use burn::tensor::wgpu::wgpu::Features;
     let features = setup.device.features();
@@ -89,12 +111,12 @@ pub fn record_gpu(setup: &burn::tensor::wgpu::WgpuSetup) {
         subgroups: features.contains(Features::SUBGROUP),
         software: info.device_type == burn::tensor::wgpu::wgpu::DeviceType::Cpu,
     };
-    let _ = GPU.set(gpu);
+    state().gpu.get_or_insert(gpu);
 }
 
 /// The GPU the kernels run on, once a wgpu device has started.
 pub fn gpu() -> Option<Gpu> {
-    GPU.get().cloned()
+    state().gpu.clone()
 }
 
 /// How many times each kernel has been launched in this process.
@@ -109,13 +131,43 @@ pub struct Launches {
 }
 
 pub fn launches() -> Launches {
-    Launches {
-        softmax: SOFTMAX_LAUNCHES.load(Ordering::SeqCst),
-        softmax_subgroups: SOFTMAX_SUBGROUP_LAUNCHES.load(Ordering::SeqCst),
-        attention: ATTENTION_LAUNCHES.load(Ordering::SeqCst),
-        attention_f16: ATTENTION_F16_LAUNCHES.load(Ordering::SeqCst),
-    }
+    state().launches
 }
+
+/// Counts one launch in the process-wide [`Launches`].
+fn count_launch(count: impl FnOnce(&mut Launches)) {
+    count(&mut state().launches);
+}
+
+/// A kernel's launch parameters, defined once for both sides: a Rust struct
+/// for the launcher and the WGSL declaration of `struct Params` that the
+/// shader's `{{ params }}` placeholder receives. Fields are `u32` or `f32`
+/// (4 bytes each, so the layouts agree without padding).
+macro_rules! kernel_params {
+    ($name:ident { $($(#[$doc:meta])* $field:ident: $ty:ident),* $(,)? }) => {
+        #[derive(Clone, Copy, Debug)]
+        struct $name {
+            $($(#[$doc])* $field: $ty),*
+        }
+
+        impl $name {
+            /// `struct Params` in WGSL.
+            const WGSL: &'static str = concat!(
+                "struct Params {\n",
+                $("    ", stringify!($field), ": ", stringify!($ty), ",\n",)*
+                "}"
+            );
+
+            /// The buffer that fills `Params`, on `like`'s device.
+            fn buffer(&self, like: &burn::backend::wgpu::CubeTensor) -> burn::cubecl::server::Handle {
+                let mut bytes = Vec::new();
+                $(bytes.extend_from_slice(&self.$field.to_le_bytes());)*
+                like.client.create_from_slice(&bytes)
+            }
+        }
+    };
+}
+use kernel_params;
 
 /// `source` without the lines from `// BEGIN name` to `// END name`: a
 /// variant's code that would not compile where its feature is missing.
@@ -146,8 +198,8 @@ fn wgpu_f32<const D: usize>(tensor: &Tensor<D>) -> Option<CubeTensor> {
     (primitive.dtype == DType::F32).then(|| into_contiguous(primitive))
 }
 
-/// A `u32` buffer of launch parameters on `like`'s device.
-fn info_buffer(like: &CubeTensor, values: &[u32]) -> burn::cubecl::server::Handle {
+/// A `u32` buffer on `like`'s device.
+fn u32_buffer(like: &CubeTensor, values: &[u32]) -> burn::cubecl::server::Handle {
     let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
     like.client.create_from_slice(&bytes)
 }

@@ -1,7 +1,5 @@
 //! Launcher of `shaders/softmax.wgsl`: softmax over the last dimension.
 
-use std::sync::atomic::Ordering;
-
 use burn::backend::wgpu::{KernelSource, SourceKernel, SourceTemplate, Wgpu};
 use burn::cubecl::prelude::KernelId;
 use burn::cubecl::server::KernelArguments;
@@ -9,12 +7,16 @@ use burn::cubecl::{CubeCount, CubeDim};
 use burn::tensor::Tensor;
 
 use super::{
-    SOFTMAX_LAUNCHES, SOFTMAX_SUBGROUP_LAUNCHES, empty_like, grid, info_buffer, use_subgroups,
-    wgpu_f32, without_section,
+    count_launch, empty_like, grid, kernel_params, use_subgroups, wgpu_f32, without_section,
 };
 
 const WORKGROUP_SIZE: u32 = 64;
 const SOURCE: &str = include_str!("../../../shaders/softmax.wgsl");
+
+kernel_params!(SoftmaxParams {
+    rows: u32,
+    cols: u32
+});
 /// Browsers' WGSL compilers want subgroups enabled by a directive; wgpu's
 /// native one (naga) rejects the directive and enables them with the feature.
 const SUBGROUPS_DIRECTIVE: &str = if cfg!(target_family = "wasm") {
@@ -40,6 +42,7 @@ impl KernelSource for SoftmaxKernel {
         };
         SourceTemplate::new(text)
             .register("enable", enable)
+            .register("params", SoftmaxParams::WGSL)
             .register("reduce", reduce)
             .register("workgroup_size", WORKGROUP_SIZE.to_string())
     }
@@ -67,7 +70,11 @@ pub fn softmax_last_dim<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     if rows == 0 || cols == 0 {
         return Tensor::from_primitive::<Wgpu>(output);
     }
-    let info = info_buffer(&input, &[rows as u32, cols as u32]);
+    let params = SoftmaxParams {
+        rows: rows as u32,
+        cols: cols as u32,
+    }
+    .buffer(&input);
     let (x_groups, y_groups) = grid(rows);
     let subgroups = use_subgroups();
     input.client.launch(
@@ -79,11 +86,11 @@ pub fn softmax_last_dim<const D: usize>(x: Tensor<D>) -> Tensor<D> {
         KernelArguments::new()
             .with_buffer(input.handle.clone().binding())
             .with_buffer(output.handle.clone().binding())
-            .with_buffer(info.binding()),
+            .with_buffer(params.binding()),
     );
-    SOFTMAX_LAUNCHES.fetch_add(1, Ordering::SeqCst);
-    if subgroups {
-        SOFTMAX_SUBGROUP_LAUNCHES.fetch_add(1, Ordering::SeqCst);
-    }
+    count_launch(|l| {
+        l.softmax += 1;
+        l.softmax_subgroups += subgroups as usize;
+    });
     Tensor::from_primitive::<Wgpu>(output)
 }

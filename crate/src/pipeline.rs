@@ -8,10 +8,10 @@ use std::sync::Mutex;
 use burn::cubecl::future::block_on;
 use burn::tensor::{Device, Tensor, TensorData};
 
-use crate::clip::Clip;
 use crate::config::ClipConfig;
 use crate::error::{Error, Result};
-use crate::loader::load_clip;
+use crate::model::Clip;
+use crate::model::weights::load_clip;
 use crate::preprocess::{self, PreprocessConfig};
 use crate::tokenizer::ClipTokenizer;
 
@@ -20,6 +20,43 @@ pub const WEIGHTS_FILE: &str = "model.safetensors";
 pub const TOKENIZER_FILE: &str = "tokenizer.json";
 pub const TOKENIZER_CONFIG_FILE: &str = "tokenizer_config.json";
 pub const PREPROCESSOR_FILE: &str = "preprocessor_config.json";
+
+/// A file of a model folder: its name, whether it is UTF-8 text, whether a
+/// folder may leave it out.
+pub struct ModelFile {
+    pub name: &'static str,
+    pub text: bool,
+    pub optional: bool,
+}
+
+/// Every file a model folder may hold, in the order they are read.
+pub const MODEL_FILES: [ModelFile; 5] = [
+    ModelFile {
+        name: CONFIG_FILE,
+        text: true,
+        optional: false,
+    },
+    ModelFile {
+        name: WEIGHTS_FILE,
+        text: false,
+        optional: false,
+    },
+    ModelFile {
+        name: TOKENIZER_FILE,
+        text: false,
+        optional: false,
+    },
+    ModelFile {
+        name: TOKENIZER_CONFIG_FILE,
+        text: true,
+        optional: true,
+    },
+    ModelFile {
+        name: PREPROCESSOR_FILE,
+        text: true,
+        optional: true,
+    },
+];
 
 /// Images and texts go through the encoders this many at a time.
 const BATCH: usize = 16;
@@ -70,7 +107,7 @@ impl ModelFiles {
     }
 }
 
-pub struct ClipModel {
+pub struct ClipPipeline {
     pub clip: Clip,
     pub config: ClipConfig,
     pub tokenizer: ClipTokenizer,
@@ -79,7 +116,7 @@ pub struct ClipModel {
     text_cache: Mutex<HashMap<String, Vec<f32>>>,
 }
 
-impl ClipModel {
+impl ClipPipeline {
     pub fn from_files(files: &ModelFiles, device: &Device) -> Result<Self> {
         let config = ClipConfig::from_json(&files.config, CONFIG_FILE)?;
         let image_size = config.vision_config.image_size as u32;
@@ -157,7 +194,7 @@ impl ClipModel {
             return Err(Error::Input("no texts to encode".into()));
         }
         let ids = self.tokenizer.encode_batch(texts)?;
-        self.clip.text_embeds(&ids, &self.config)
+        self.clip.text_embeds(&ids)
     }
 
     /// Texts whose embeddings are not cached yet, each once.
@@ -214,7 +251,7 @@ pub async fn read_rows_async(tensor: Tensor<2>) -> Result<Vec<Vec<f32>>> {
     Ok(split_rows(values, dim))
 }
 
-impl ClipModel {
+impl ClipPipeline {
     /// Unit-norm embeddings of any number of preprocessed images, encoded
     /// [`BATCH`] at a time, left on the device: `[images, dim]`.
     pub fn image_embeds_batched(&self, pixels: &[Vec<f32>]) -> Result<Tensor<2>> {
@@ -262,7 +299,7 @@ pub fn read_rows(tensor: Tensor<2>) -> Result<Vec<Vec<f32>>> {
 }
 
 #[cfg(not(target_family = "wasm"))]
-impl ClipModel {
+impl ClipPipeline {
     pub fn embed_images(&self, pixels: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
         block_on(self.embed_images_async(pixels))
     }

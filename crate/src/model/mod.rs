@@ -1,14 +1,20 @@
-//! CLIP: both encoders, their projections into the shared embedding space and
-//! the learned temperature.
+//! The CLIP network as Burn modules, nested and named like the Hugging Face
+//! weights: both encoders, their projections into the shared embedding space
+//! and the learned temperature. [`weights`] builds it from a file.
+
+pub mod attention;
+pub mod encoder;
+pub mod text;
+pub mod vision;
+pub mod weights;
 
 use burn::module::{Module, Param};
 use burn::nn::Linear;
 use burn::tensor::Tensor;
 
-use crate::config::ClipConfig;
 use crate::error::Result;
-use crate::text::TextTransformer;
-use crate::vision::VisionTransformer;
+use text::TextTransformer;
+use vision::VisionTransformer;
 
 #[derive(Module, Debug)]
 pub struct Clip {
@@ -37,8 +43,8 @@ impl Clip {
     }
 
     /// Token rows (see [`TextTransformer::forward`]) -> unit-norm `[texts, projection_dim]`.
-    pub fn text_embeds(&self, ids: &[Vec<i64>], config: &ClipConfig) -> Result<Tensor<2>> {
-        let pooled = self.text_model.forward(ids, config.text_config.pooling())?;
+    pub fn text_embeds(&self, ids: &[Vec<i64>]) -> Result<Tensor<2>> {
+        let pooled = self.text_model.forward(ids)?;
         Ok(l2_normalize(self.text_projection.forward(pooled)))
     }
 

@@ -5,17 +5,35 @@ use burn::module::{Module, Param};
 use burn::nn::{Embedding, LayerNorm};
 use burn::tensor::{Int, Tensor, TensorData};
 
-use crate::attention::Mask;
+use super::attention::Mask;
+use super::encoder::Encoder;
 use crate::config::TextPooling;
-use crate::encoder::{EncoderLayer, run_layers};
 use crate::error::{Error, Result};
 
 #[derive(Module, Debug)]
-pub struct TextTransformer {
+pub struct TextEmbeddings {
     pub token_embedding: Embedding,
     pub position_embedding: Param<Tensor<2>>,
-    pub layers: Vec<EncoderLayer>,
+}
+
+impl TextEmbeddings {
+    /// `tokens`: `[batch, len]` ids -> `[batch, len, hidden]`.
+    pub fn forward(&self, tokens: Tensor<2, Int>) -> Tensor<3> {
+        let len = tokens.dims()[1];
+        let [_, hidden] = self.position_embedding.dims();
+        let positions = self.position_embedding.val().slice([0..len, 0..hidden]);
+        self.token_embedding.forward(tokens) + positions.unsqueeze::<3>()
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct TextTransformer {
+    pub embeddings: TextEmbeddings,
+    pub encoder: Encoder,
     pub final_layer_norm: LayerNorm,
+    /// Which token's state becomes the text's (from `eos_token_id`).
+    #[module(skip)]
+    pub pooling: TextPooling,
 }
 
 /// The position whose hidden state represents the text, as transformers picks it.
@@ -39,12 +57,12 @@ pub fn pool_position(ids: &[i64], pooling: TextPooling) -> usize {
 
 impl TextTransformer {
     pub fn max_positions(&self) -> usize {
-        self.position_embedding.dims()[0]
+        self.embeddings.position_embedding.dims()[0]
     }
 
     /// `ids`: one row of token ids per text (all rows the same length).
     /// Returns the final-LayerNormed state at each text's pooling position.
-    pub fn forward(&self, ids: &[Vec<i64>], pooling: TextPooling) -> Result<Tensor<2>> {
+    pub fn forward(&self, ids: &[Vec<i64>]) -> Result<Tensor<2>> {
         let Some(first) = ids.first() else {
             return Err(Error::Input("no texts to encode".into()));
         };
@@ -56,13 +74,16 @@ impl TextTransformer {
                 "token rows must be non-empty and of equal length".into(),
             ));
         }
-        let vocab = self.token_embedding.weight.dims()[0] as i64;
+        let vocab = self.embeddings.token_embedding.weight.dims()[0] as i64;
         if let Some(bad) = ids.iter().flatten().find(|&&id| id < 0 || id >= vocab) {
             return Err(Error::Input(format!(
                 "token id {bad} is outside the vocabulary of {vocab}"
             )));
         }
-        let pool: Vec<usize> = ids.iter().map(|row| pool_position(row, pooling)).collect();
+        let pool: Vec<usize> = ids
+            .iter()
+            .map(|row| pool_position(row, self.pooling))
+            .collect();
         // The mask is causal, so tokens after the last pooled one cannot change
         // any pooled state: drop them (77 -> a handful for short prompts).
         let len = pool.iter().max().unwrap() + 1;
@@ -77,14 +98,13 @@ impl TextTransformer {
             .iter()
             .flat_map(|row| row[..len].iter().copied())
             .collect();
-        let device = self.position_embedding.device();
+        let device = self.embeddings.position_embedding.device();
         let tokens = Tensor::<2, Int>::from_data(TensorData::new(flat, [batch, len]), &device);
-        let [_, hidden] = self.position_embedding.dims();
-        let positions = self.position_embedding.val().slice([0..len, 0..hidden]);
-        let x = self.token_embedding.forward(tokens) + positions.unsqueeze::<3>();
+        let x = self.embeddings.forward(tokens);
         let x = self
             .final_layer_norm
-            .forward(run_layers(&self.layers, x, Mask::Causal));
+            .forward(self.encoder.forward(x, Mask::Causal));
+        let [_, _, hidden] = x.dims();
         let rows: Vec<i64> = pool
             .iter()
             .enumerate()

@@ -5,8 +5,8 @@ use burn::module::{Module, Param};
 use burn::nn::{LayerNorm, Linear};
 use burn::tensor::Tensor;
 
-use crate::attention::Mask;
-use crate::encoder::{EncoderLayer, run_layers};
+use super::attention::Mask;
+use super::encoder::Encoder;
 
 #[derive(Module, Debug)]
 pub struct VisionEmbeddings {
@@ -46,7 +46,7 @@ impl VisionEmbeddings {
 pub struct VisionTransformer {
     pub embeddings: VisionEmbeddings,
     pub pre_layernorm: LayerNorm,
-    pub layers: Vec<EncoderLayer>,
+    pub encoder: Encoder,
     pub post_layernorm: LayerNorm,
 }
 
@@ -54,7 +54,7 @@ impl VisionTransformer {
     /// The post-LayerNormed class token: `[batch, hidden]`.
     pub fn forward(&self, pixels: Tensor<4>) -> Tensor<2> {
         let x = self.pre_layernorm.forward(self.embeddings.forward(pixels));
-        let x = run_layers(&self.layers, x, Mask::None);
+        let x = self.encoder.forward(x, Mask::None);
         let [batch, _, hidden] = x.dims();
         let class_state = x.slice([0..batch, 0..1]).reshape([batch, hidden]);
         self.post_layernorm.forward(class_state)

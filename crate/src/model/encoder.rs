@@ -5,7 +5,7 @@ use burn::nn::{LayerNorm, Linear};
 use burn::tensor::Tensor;
 use burn::tensor::activation::{gelu, sigmoid};
 
-use crate::attention::{Mask, scaled_dot_product_attention};
+use super::attention::{Mask, scaled_dot_product_attention};
 use crate::config::Activation;
 
 #[derive(Module, Debug)]
@@ -65,10 +65,18 @@ impl EncoderLayer {
     }
 }
 
-/// Runs the blocks in order.
-pub fn run_layers(layers: &[EncoderLayer], mut x: Tensor<3>, mask: Mask) -> Tensor<3> {
-    for layer in layers {
-        x = layer.forward(x, mask);
+/// A tower's stack of blocks (`*.encoder.layers.N` in the weights).
+#[derive(Module, Debug)]
+pub struct Encoder {
+    pub layers: Vec<EncoderLayer>,
+}
+
+impl Encoder {
+    /// Runs the blocks in order.
+    pub fn forward(&self, mut x: Tensor<3>, mask: Mask) -> Tensor<3> {
+        for layer in &self.layers {
+            x = layer.forward(x, mask);
+        }
+        x
     }
-    x
 }
