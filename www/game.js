@@ -1,17 +1,15 @@
-// The Draw screen: a Pictionary game like paint.wtf. The page's model
-// (loaded by app.js, which announces it with a "webclip:model" event) judges
-// drawings of a prompt; scores stay in this browser's leaderboards.
+// The Draw screen: a Pictionary game like paint.wtf. The page's model (see
+// useModel) judges drawings of a prompt; scores stay in this browser's
+// leaderboards.
 
 import { CANDIDATES, WRITING_TEMPLATES, contest, judge } from "./judge.js";
 import { addEntry, clearAll, clearBoard, entries } from "./leaderboard.js";
 import { Sketchpad } from "./sketchpad.js";
-import { setUpTabs } from "./tabs.js";
-// Imported rather than fetched: no await before the model listener is set up.
+import { $, isBundledModel, probabilityBar, setStatus } from "./ui.js";
+// Imported rather than fetched: the screen is ready as soon as the module is.
 import pools from "./prompts.json" with { type: "json" };
 
-const $ = (id) => document.getElementById(id);
-
-/** Pen colours: the sketch model's inks first (it saw only those), then a few more for CLIP. */
+/** Pen colours: the sketch model's inks first (it saw only those; a Rust test keeps them equal), then a few more for CLIP. */
 const PALETTE = [
   ["black", "#1c1c20"],
   ["red", "#cd2024"],
@@ -33,8 +31,6 @@ const BRUSHES = [
 /** The live score waits this long after the last stroke, so that drawing stays smooth. */
 const LIVE_DELAY_MS = 400;
 const ROUND_MS = 60_000;
-/** The bundled model's folder: it knows only its 20 shapes, and cannot read. */
-const SKETCH_MODEL = /\/models\/sketch\/?$/;
 const BOARD_SIZE = 10;
 const THUMBNAIL_PX = 96;
 
@@ -49,10 +45,7 @@ let task = null;
 let submitted = -1;
 let round = null;
 
-function status(text, isError = false) {
-  $("game-status").textContent = text;
-  $("game-status").classList.toggle("error", isError);
-}
+const status = (text, isError = false) => setStatus("game-status", text, isError);
 
 const percent = (p) => `${Math.round(100 * p)}%`;
 const rankText = ({ rank, of }) => `#${rank} of ${of}`;
@@ -237,24 +230,8 @@ function showLive(verdict) {
   $("live-writing").hidden = !verdict?.flagged;
   $("guesses").replaceChildren(
     ...(verdict?.guesses.slice(0, 5) ?? []).map(({ label, prob }, i) => {
-      const item = document.createElement("li");
-      item.className = ["guess", i === 0 && "top", label === task.prompt && "target"].filter(Boolean).join(" ");
-      item.dataset.label = label;
-      const name = document.createElement("span");
-      name.className = "label";
-      name.textContent = label;
-      const track = document.createElement("span");
-      track.className = "track";
-      track.setAttribute("aria-hidden", "true");
-      const fill = document.createElement("span");
-      fill.className = "fill";
-      fill.style.width = percent(prob);
-      track.append(fill);
-      const value = document.createElement("span");
-      value.className = "value";
-      value.textContent = percent(prob);
-      item.append(name, track, value);
-      return item;
+      const className = ["guess", i === 0 && "top", label === task.prompt && "target"].filter(Boolean).join(" ");
+      return probabilityBar(label, prob, { className, digits: 0 });
     }),
   );
 }
@@ -447,29 +424,30 @@ function describe(source) {
     return folder ? `files: ${folder}` : "files on this device";
   }
   const url = new URL(source, document.baseURI);
-  if (SKETCH_MODEL.test(url.pathname)) return "sketch model";
+  // The bundled model knows only its 20 shapes, and cannot read.
+  if (isBundledModel(url.pathname)) return "sketch model";
   const hub = url.hostname === "huggingface.co" && url.pathname.match(/^\/([^/]+\/[^/]+)\/resolve\//);
   if (hub) return hub[1];
   return url.origin === location.origin ? url.pathname : url.href;
 }
 
-document.addEventListener("webclip:model", ({ detail }) => {
+/** The model that judges from now on (null while none is loaded), loaded from `source`. */
+export function useModel(current, source) {
   if (round) endRound();
-  model = detail.model;
+  model = current;
   if (!model) {
     status("No model yet: scores come once a model is loaded above.");
     return updateButtons();
   }
-  modelName = describe(detail.source);
+  modelName = describe(source);
   readsText = modelName !== "sketch model";
   $("pool").value = readsText ? "silly" : "sketch";
   $("writing-rule").hidden = !readsText;
   $("no-writing-rule").hidden = readsText;
   setTask(randomPrompt());
   status(`Judged by ${readsText ? modelName : "the bundled sketch model"}.`);
-});
+}
 
-setUpTabs($("screens"));
 $("writing-templates").replaceChildren(
   ...WRITING_TEMPLATES.flatMap((template, i) => {
     const code = document.createElement("code");

@@ -86,8 +86,11 @@ export class ClipModel {
     return this.#call("embedImage", { bytes: await imageBytes(image) });
   }
 
-  /** Zero-shot classification: `{ labels, probs }`, probs in the order of labels. */
-  async classify(image, labels, template = "a photo of a {}") {
+  /**
+   * Zero-shot classification: `{ labels, probs }`, probs in the order of labels.
+   * Without a template the module's own default applies ("a photo of a {}").
+   */
+  async classify(image, labels, template) {
     const probs = await this.#call("classify", { bytes: await imageBytes(image), labels: [...labels], template });
     return { labels: [...labels], probs };
   }

@@ -6,14 +6,8 @@ import { CACHE_NAME } from "./webclip.js";
 
 const ready = init({ module_or_path: new URL("./pkg/webclip_wasm_bg.wasm", import.meta.url) });
 let model = null;
-
-const FILES = [
-  { name: "config.json", text: true },
-  { name: "model.safetensors" },
-  { name: "tokenizer.json" },
-  { name: "tokenizer_config.json", text: true, optional: true },
-  { name: "preprocessor_config.json", text: true, optional: true },
-];
+/** The files of a model folder, [{ name, text, optional }], as the module reads them. */
+const modelFiles = ready.then(() => WebClip.modelFiles());
 
 onmessage = async ({ data: { id, op, args } }) => {
   try {
@@ -28,14 +22,7 @@ onmessage = async ({ data: { id, op, args } }) => {
 async function handle(op, args, progress) {
   if (op === "load") {
     const files = args.from.files ? await readLocal(args.from.files) : await download(args.from.url, progress);
-    model = await WebClip.load(
-      files["config.json"],
-      files["model.safetensors"],
-      files["tokenizer.json"],
-      files["tokenizer_config.json"],
-      files["preprocessor_config.json"],
-      args.device,
-    );
+    model = await WebClip.load(files, args.device);
     return { device: model.device, embedDim: model.embedDim };
   }
   if (!model) throw new Error("no model is loaded yet");
@@ -47,16 +34,16 @@ async function handle(op, args, progress) {
 
 /** Files picked or dropped by the person: matched by name, folders ignored. */
 async function readLocal(list) {
-  const files = {};
-  for (const { name, text, optional } of FILES) {
+  const found = {};
+  for (const { name, text, optional } of await modelFiles) {
     const file = list.find((f) => f.name === name);
     if (!file) {
       if (optional) continue;
       throw new Error(`${name} is missing from the chosen files`);
     }
-    files[name] = text ? await file.text() : new Uint8Array(await file.arrayBuffer());
+    found[name] = text ? await file.text() : new Uint8Array(await file.arrayBuffer());
   }
-  return files;
+  return found;
 }
 
 /** A failed download, with what a person can do about it. */
@@ -71,8 +58,8 @@ function downloadError(url, name, { status, statusText }) {
 async function download(base, progress) {
   // The Cache API exists only in secure contexts (https or localhost).
   const cache = await globalThis.caches?.open(CACHE_NAME).catch(() => null);
-  const files = {};
-  for (const { name, text, optional } of FILES) {
+  const found = {};
+  for (const { name, text, optional } of await modelFiles) {
     const url = `${base.replace(/\/$/, "")}/${name}`;
     let response = await cache?.match(url);
     if (!response) {
@@ -87,14 +74,14 @@ async function download(base, progress) {
       }
       const body = await readWithProgress(response, name, progress);
       await cache?.put(url, new Response(body, { headers: response.headers })).catch(() => {});
-      files[name] = text ? new TextDecoder().decode(body) : body;
+      found[name] = text ? new TextDecoder().decode(body) : body;
       continue;
     }
     const body = new Uint8Array(await response.arrayBuffer());
     progress({ file: name, loaded: body.length, total: body.length, cached: true });
-    files[name] = text ? new TextDecoder().decode(body) : body;
+    found[name] = text ? new TextDecoder().decode(body) : body;
   }
-  return files;
+  return found;
 }
 
 async function readWithProgress(response, file, progress) {

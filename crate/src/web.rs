@@ -4,17 +4,21 @@
 
 use std::rc::Rc;
 
-use js_sys::{Float32Array, Promise};
+use js_sys::{Array, Float32Array, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use crate::device::browser_device;
-use crate::model::{ClipModel, ModelFiles};
+use crate::error::Error;
+use crate::pipeline::{
+    CONFIG_FILE, ClipPipeline, MODEL_FILES, ModelFiles, PREPROCESSOR_FILE, TOKENIZER_CONFIG_FILE,
+    TOKENIZER_FILE, WEIGHTS_FILE,
+};
 use crate::zeroshot::DEFAULT_TEMPLATE;
 
 #[wasm_bindgen]
 pub struct WebClip {
-    model: Rc<ClipModel>,
+    model: Rc<ClipPipeline>,
     device: String,
 }
 
@@ -25,11 +29,47 @@ extern "C" {
 }
 
 /// A panic aborts the module (panic = "abort"): say why on the console first,
-/// so the page can report it and start a fresh worker.
+/// so the page can report it and start a fresh worker. Runs once, when the
+/// module starts.
+#[wasm_bindgen(start)]
 fn report_panics() {
     std::panic::set_hook(Box::new(|info| {
         console_error(&format!("webclip panicked: {info}"))
     }));
+}
+
+/// The files of a model folder from an object keyed by file name: text
+/// files as strings, the others as `Uint8Array`s.
+fn model_files(files: &Object) -> Result<ModelFiles, Error> {
+    let get = |name: &str| {
+        Reflect::get(files, &name.into())
+            .ok()
+            .filter(|value| !value.is_undefined() && !value.is_null())
+    };
+    let wrong = |name: &str, kind: &str| Error::Input(format!("{name} must be {kind}"));
+    let text = |name: &str| {
+        get(name)
+            .map(|value| value.as_string().ok_or_else(|| wrong(name, "a string")))
+            .transpose()
+    };
+    let bytes = |name: &str| {
+        get(name)
+            .map(|value| {
+                value
+                    .dyn_into::<Uint8Array>()
+                    .map(|bytes| bytes.to_vec())
+                    .map_err(|_| wrong(name, "a Uint8Array"))
+            })
+            .transpose()
+    };
+    let missing = |name: &str| Error::Input(format!("{name} is missing"));
+    Ok(ModelFiles {
+        config: text(CONFIG_FILE)?.ok_or_else(|| missing(CONFIG_FILE))?,
+        weights: bytes(WEIGHTS_FILE)?.ok_or_else(|| missing(WEIGHTS_FILE))?,
+        tokenizer: bytes(TOKENIZER_FILE)?.ok_or_else(|| missing(TOKENIZER_FILE))?,
+        tokenizer_config: text(TOKENIZER_CONFIG_FILE)?,
+        preprocessor_config: text(PREPROCESSOR_FILE)?,
+    })
 }
 
 fn js_error(error: impl std::fmt::Display) -> JsValue {
@@ -43,26 +83,31 @@ fn flat(rows: Vec<Vec<f32>>) -> JsValue {
 
 #[wasm_bindgen]
 impl WebClip {
+    /// The files of a model folder, in the order `load` reads them:
+    /// `[{name, text, optional}]`.
+    #[wasm_bindgen(js_name = modelFiles)]
+    pub fn model_files() -> Array {
+        MODEL_FILES
+            .iter()
+            .map(|file| {
+                let entry = Object::new();
+                let set = |key: &str, value: JsValue| Reflect::set(&entry, &key.into(), &value);
+                let _ = set("name", file.name.into());
+                let _ = set("text", file.text.into());
+                let _ = set("optional", file.optional.into());
+                JsValue::from(entry)
+            })
+            .collect()
+    }
+
     /// Builds the model from the files of a model folder (Hugging Face
-    /// layout) on `device`: "webgpu", "cpu" or "auto".
-    pub async fn load(
-        config: String,
-        weights: Vec<u8>,
-        tokenizer: Vec<u8>,
-        tokenizer_config: Option<String>,
-        preprocessor_config: Option<String>,
-        device: String,
-    ) -> Result<WebClip, JsValue> {
-        report_panics();
+    /// layout), an object keyed by file name as [`WebClip::model_files`]
+    /// lists them (text files as strings, the others as `Uint8Array`s), on
+    /// `device`: "webgpu", "cpu" or "auto".
+    pub async fn load(files: Object, device: String) -> Result<WebClip, JsValue> {
+        let files = model_files(&files).map_err(js_error)?;
         let (burn_device, device) = browser_device(&device).await.map_err(js_error)?;
-        let files = ModelFiles {
-            config,
-            weights,
-            tokenizer,
-            tokenizer_config,
-            preprocessor_config,
-        };
-        let model = ClipModel::from_files(&files, &burn_device).map_err(js_error)?;
+        let model = ClipPipeline::from_files(&files, &burn_device).map_err(js_error)?;
         Ok(WebClip {
             model: Rc::new(model),
             device,
