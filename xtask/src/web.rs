@@ -86,7 +86,8 @@ pub fn serve(port: u16) -> Result<(), String> {
 }
 
 /// Serves `dist` (and, under `/fixtures/`, the test fixtures) with the
-/// cross-origin isolation headers the page wants, until the process ends.
+/// headers any static host sends (the page needs no cross-origin
+/// isolation), until the process ends.
 fn serve_on(listener: TcpListener, dist: PathBuf) {
     let fixtures = root().join("tests/fixtures");
     for stream in listener.incoming().flatten() {
@@ -193,8 +194,7 @@ fn respond(stream: TcpStream, dist: &Path, fixtures: &Path) -> std::io::Result<(
         Some((file, body)) => {
             let head = format!(
                 "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nContent-Length: {}\r\n\
-                 Cross-Origin-Opener-Policy: same-origin\r\nCross-Origin-Embedder-Policy: require-corp\r\n\
-                 Cross-Origin-Resource-Policy: same-origin\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n",
+                 Cache-Control: no-cache\r\nConnection: close\r\n\r\n",
                 content_type(&file),
                 body.len()
             );
