@@ -40,7 +40,7 @@ export function probabilityBar(label, prob, { className, digits = 1 }) {
 }
 
 /** Calls `onDrop(dataTransfer)` for what is dropped on `element`, which is marked while dragged over. */
-function dropZone(element, onDrop) {
+export function dropZone(element, onDrop) {
   element.addEventListener("dragover", (event) => {
     event.preventDefault();
     element.classList.add("over");
