@@ -60,7 +60,8 @@ async function load(source) {
     if (ticket !== loads) return loaded.dispose();
     model = loaded;
     onChange(model, source);
-    status(`Ready on ${model.device === "webgpu" ? "WebGPU" : "the CPU"}.`);
+    const reason = model.deviceReason ? ` (${model.deviceReason})` : "";
+    status(`Ready on ${model.device === "webgpu" ? "WebGPU" : "the CPU"}${reason}.`);
   } catch (error) {
     if (ticket === loads) status(`Could not load the model: ${error.message}`, true);
   } finally {

@@ -16,7 +16,10 @@ export interface LoadProgress {
 }
 
 export interface LoadOptions {
-  /** "auto" (the default) picks WebGPU when an adapter exists, else the CPU. */
+  /**
+   * "auto" (the default) picks WebGPU when the browser has a hardware adapter,
+   * else the CPU (a software fallback adapter is slower than the CPU path).
+   */
   device?: "auto" | "webgpu" | "cpu";
   onProgress?: (progress: LoadProgress) => void;
 }
@@ -47,6 +50,8 @@ export declare class ClipModel {
 
   /** What runs the model. */
   readonly device: "webgpu" | "cpu";
+  /** Why "auto" chose the CPU, or null. */
+  readonly deviceReason: string | null;
   /** Length of one embedding. */
   readonly embedDim: number;
 

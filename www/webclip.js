@@ -17,6 +17,8 @@ export class ClipModel {
 
   /** "webgpu" or "cpu": what runs the model. */
   device = "";
+  /** Why "auto" chose the CPU (no WebGPU adapter, or only a slow software one); null otherwise. */
+  deviceReason = null;
   /** Length of one embedding. */
   embedDim = 0;
 
@@ -68,6 +70,7 @@ export class ClipModel {
     try {
       const info = await model.#call("load", { from, device }, onProgress);
       model.device = info.device;
+      model.deviceReason = info.deviceReason ?? null;
       model.embedDim = info.embedDim;
       return model;
     } catch (error) {

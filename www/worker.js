@@ -23,7 +23,7 @@ async function handle(op, args, progress) {
   if (op === "load") {
     const files = args.from.files ? await readLocal(args.from.files) : await download(args.from.url, progress);
     model = await WebClip.load(files, args.device);
-    return { device: model.device, embedDim: model.embedDim };
+    return { device: model.device, deviceReason: model.deviceReason, embedDim: model.embedDim };
   }
   if (!model) throw new Error("no model is loaded yet");
   if (op === "embedTexts") return await model.embedTexts(args.texts);

@@ -67,12 +67,24 @@ pub fn device(choice: DeviceChoice) -> Result<Device> {
     }
 }
 
-/// The browser's device: `"webgpu"`, `"cpu"`, or `"auto"` (WebGPU when the
-/// browser has an adapter, software fallback adapters included; else the
-/// CPU). Returns the device and the name of what runs it.
+/// The device the browser runs the model on.
 #[cfg(target_family = "wasm")]
-pub async fn browser_device(choice: &str) -> Result<(Device, String)> {
+pub struct BrowserDevice {
+    pub device: Device,
+    /// "webgpu" or "cpu".
+    pub name: &'static str,
+    /// Why "auto" chose the CPU, when it did.
+    pub reason: Option<String>,
+}
+
+/// The browser's device: `"webgpu"`, `"cpu"`, or `"auto"`: WebGPU when the
+/// browser has a hardware adapter, else the CPU. A software fallback adapter
+/// (SwiftShader) runs this model ~30x slower than the CPU path, so "auto"
+/// passes it by.
+#[cfg(target_family = "wasm")]
+pub async fn browser_device(choice: &str) -> Result<BrowserDevice> {
     use burn::tensor::wgpu::WgpuBackend;
+    use burn::tensor::wgpu::wgpu::DeviceType;
 
     let webgpu = || async {
         Device::wgpu_options()
@@ -81,7 +93,8 @@ pub async fn browser_device(choice: &str) -> Result<(Device, String)> {
             .await
             .map(|(device, setup)| {
                 crate::kernels::record_gpu(&setup);
-                device
+                let software = setup.adapter.get_info().device_type == DeviceType::Cpu;
+                (device, software)
             })
             .map_err(|e| {
                 Error::Device(format!(
@@ -89,13 +102,23 @@ pub async fn browser_device(choice: &str) -> Result<(Device, String)> {
                 ))
             })
     };
+    let on = |device, name, reason: Option<&str>| BrowserDevice {
+        device,
+        name,
+        reason: reason.map(str::to_string),
+    };
     match choice {
-        "cpu" => Ok((cpu(), "cpu".into())),
-        "webgpu" => Ok((webgpu().await?, "webgpu".into())),
-        "auto" => match webgpu().await {
-            Ok(device) => Ok((device, "webgpu".into())),
-            Err(_) => Ok((cpu(), "cpu".into())),
-        },
+        "cpu" => Ok(on(cpu(), "cpu", None)),
+        "webgpu" => Ok(on(webgpu().await?.0, "webgpu", None)),
+        "auto" => Ok(match webgpu().await {
+            Ok((device, false)) => on(device, "webgpu", None),
+            Ok((_, true)) => on(
+                cpu(),
+                "cpu",
+                Some("this browser's WebGPU adapter is a software fallback, slower than the CPU"),
+            ),
+            Err(_) => on(cpu(), "cpu", Some("this browser offers no WebGPU adapter")),
+        }),
         other => Err(Error::Input(format!(
             "unknown device {other:?}; use webgpu, cpu or auto"
         ))),

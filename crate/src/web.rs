@@ -19,7 +19,8 @@ use crate::zeroshot::DEFAULT_TEMPLATE;
 #[wasm_bindgen]
 pub struct WebClip {
     model: Rc<ClipPipeline>,
-    device: String,
+    device: &'static str,
+    device_reason: Option<String>,
 }
 
 #[wasm_bindgen]
@@ -106,18 +107,25 @@ impl WebClip {
     /// `device`: "webgpu", "cpu" or "auto".
     pub async fn load(files: Object, device: String) -> Result<WebClip, JsValue> {
         let files = model_files(&files).map_err(js_error)?;
-        let (burn_device, device) = browser_device(&device).await.map_err(js_error)?;
-        let model = ClipPipeline::from_files(&files, &burn_device).map_err(js_error)?;
+        let device = browser_device(&device).await.map_err(js_error)?;
+        let model = ClipPipeline::from_files(&files, &device.device).map_err(js_error)?;
         Ok(WebClip {
             model: Rc::new(model),
-            device,
+            device: device.name,
+            device_reason: device.reason,
         })
     }
 
     /// "webgpu" or "cpu".
     #[wasm_bindgen(getter)]
     pub fn device(&self) -> String {
-        self.device.clone()
+        self.device.to_string()
+    }
+
+    /// Why "auto" chose the CPU, when it did.
+    #[wasm_bindgen(getter, js_name = deviceReason)]
+    pub fn device_reason(&self) -> Option<String> {
+        self.device_reason.clone()
     }
 
     /// The length of one embedding row.

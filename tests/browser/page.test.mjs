@@ -100,8 +100,17 @@ describe("the page", () => {
     await screenshot(page, "01b-bundled-model");
   });
 
-  test("loads the fixture model through the model picker, on WebGPU when available", options, async () => {
+  test("auto passes a software fallback adapter by and says so", options, async () => {
+    const fallback = await page.evaluate(async () => (await navigator.gpu.requestAdapter())?.info.isFallbackAdapter);
     await loadFromUrl(page, "/fixtures/models/tiny-quickgelu", "auto");
+    const expected = fallback
+      ? /^Ready on the CPU \(this browser's WebGPU adapter is a software fallback, slower than the CPU\)\.$/
+      : /^Ready on WebGPU\.$/;
+    await waitForText(page, "#model-status", expected);
+  });
+
+  test("loads the fixture model through the model picker, on WebGPU when asked", options, async () => {
+    await loadFromUrl(page, "/fixtures/models/tiny-quickgelu", "webgpu");
     await waitForText(page, "#model-status", /Ready on WebGPU/);
     assert.ok(await page.isEnabled("#run"));
     await screenshot(page, "02-model-loaded");
