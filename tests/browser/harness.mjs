@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { CHROMIUM, FLAGS } from "./chromium.mjs";
 
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 export const FIXTURES = path.join(ROOT, "tests/fixtures");
@@ -33,22 +34,9 @@ export const TOLERANCE = 1e-4;
  * a few levels on some pixels (the bound of tests/golden.rs). */
 export const JPEG_TOLERANCE = 1e-3;
 
-// Headless Chromium with WebGPU on SwiftShader (the software fallback
-// adapter); no network but the page's own server.
-const FLAGS = [
-  "--no-sandbox",
-  "--disable-gpu-sandbox",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--enable-unsafe-webgpu",
-];
-
 export function launch(extraFlags = []) {
   return chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    executablePath: CHROMIUM,
     headless: true,
     args: [...FLAGS, ...extraFlags],
     timeout: ACTION_TIMEOUT,

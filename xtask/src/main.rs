@@ -7,6 +7,8 @@
 //! - `test-web`: the browser tests alone.
 //! - `bench [REPEATS]`: times webclip's encoders on the CPU beside PyTorch and
 //!   onnxruntime on the same random ViT-B/32-shaped model, and prints ratios.
+//! - `bench-web [--quick]`: webclip beside transformers.js in one headless
+//!   Chromium, on the CPU and WebGPU (`--quick`: a small model).
 //! - `dist`: builds the web page into `dist/` (any static host can serve it).
 //! - `serve [PORT]`: `dist`, then serves it on localhost.
 
@@ -21,6 +23,8 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("test-web") => install_system_packages().and_then(|()| web::test_browser()),
         Some("bench") => bench(args.get(1).map_or("10", String::as_str)),
+        Some("bench-web") => install_system_packages()
+            .and_then(|()| web::bench_browser(args.get(1).is_some_and(|a| a == "--quick"))),
         Some("dist") => web::dist().map(|_| ()),
         Some("serve") => match args.get(1).map_or(Ok(8000), |p| p.parse()) {
             Ok(port) => web::serve(port),
@@ -28,7 +32,7 @@ fn main() -> ExitCode {
         },
         _ => {
             eprintln!(
-                "usage: cargo xtask test [cargo test args] | test-web | bench [REPEATS] | dist | serve [PORT]"
+                "usage: cargo xtask test [cargo test args] | test-web | bench [REPEATS] | bench-web [--quick] | dist | serve [PORT]"
             );
             return ExitCode::from(2);
         }
@@ -110,7 +114,8 @@ fn test(extra: &[String]) -> Result<(), String> {
 }
 
 const FIXTURES: &str = "tests/fixtures";
-const BENCH_MODEL: &str = "tests/fixtures/big/clip-b32";
+/// Random benchmark models (not committed), by make_fixtures.py's shape name.
+const BENCH_MODELS: &str = "tests/fixtures/big";
 const BENCH_IMAGE: &str = "tests/fixtures/images/chelsea.png";
 
 /// Runs `command` and parses the JSON object its last stdout line holds.
@@ -137,33 +142,42 @@ fn root() -> std::path::PathBuf {
     manifest_dir.parent().unwrap().to_path_buf()
 }
 
+/// The Python environment of the reference runtimes (several GB), made
+/// when missing; returns its interpreter.
+fn python() -> Result<String, String> {
+    let python = root().join(FIXTURES).join(".venv/bin/python");
+    if !python.exists() {
+        eprintln!("xtask: making the Python environment of the reference runtimes (several GB)");
+        let venv = root().join(FIXTURES).join(".venv");
+        run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
+        run(Command::new(&python)
+            .args(["-m", "pip", "install", "-q", "-r"])
+            .arg(root().join(FIXTURES).join("requirements.txt")))?;
+    }
+    Ok(python.display().to_string())
+}
+
+/// The random model of make_fixtures.py's `shape` with its ONNX export in
+/// `BENCH_MODELS/name`, written when missing; returns its folder.
+fn bench_model(name: &str, shape: &str) -> Result<std::path::PathBuf, String> {
+    let dir = root().join(BENCH_MODELS).join(name);
+    if !dir.join("onnx/text_model.onnx").exists() {
+        eprintln!("xtask: writing a random model of shape {shape} to {}", dir.display());
+        run(Command::new(python()?)
+            .arg(root().join(FIXTURES).join("make_fixtures.py"))
+            .arg("--bench-model")
+            .arg(&dir)
+            .args(["--bench-shape", shape]))?;
+    }
+    Ok(dir)
+}
+
 fn bench(repeats: &str) -> Result<(), String> {
     std::env::set_current_dir(root()).map_err(|e| e.to_string())?;
     // Absolute paths: cargo runs benchmarks from the package's own folder.
     let at_root = |path: &str| root().join(path).display().to_string();
-    let python = at_root(&format!("{FIXTURES}/.venv/bin/python"));
-    if !Path::new(&python).exists() {
-        eprintln!("xtask: making the Python environment of the reference runtimes (several GB)");
-        run(Command::new("python3").args(["-m", "venv", &format!("{FIXTURES}/.venv")]))?;
-        run(Command::new(&python).args([
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "-r",
-            &format!("{FIXTURES}/requirements.txt"),
-        ]))?;
-    }
-    if !Path::new(BENCH_MODEL).join("onnx/text_model.onnx").exists() {
-        eprintln!(
-            "xtask: writing a random model of openai/clip-vit-base-patch32's shape to {BENCH_MODEL}"
-        );
-        run(Command::new(&python).args([
-            &format!("{FIXTURES}/make_fixtures.py"),
-            "--bench-model",
-            BENCH_MODEL,
-        ]))?;
-    }
+    let python = python()?;
+    let model = bench_model("clip-b32", "vit-b-32")?.display().to_string();
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .to_string();
@@ -180,7 +194,7 @@ fn bench(repeats: &str) -> Result<(), String> {
                 "--",
             ])
             .args([
-                at_root(BENCH_MODEL).as_str(),
+                model.as_str(),
                 at_root(BENCH_IMAGE).as_str(),
                 repeats,
             ]),
@@ -188,7 +202,7 @@ fn bench(repeats: &str) -> Result<(), String> {
     let peers = json_of(Command::new(&python).args([
         &format!("{FIXTURES}/bench_peers.py"),
         "--model",
-        BENCH_MODEL,
+        &model,
         "--threads",
         &threads,
         "--repeats",

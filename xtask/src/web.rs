@@ -102,23 +102,8 @@ fn serve_on(listener: TcpListener, dist: PathBuf) {
 /// headless Chromium): builds `dist`, serves it on a free port and runs them
 /// against it. Screenshots go to `target/browser-artifacts/`.
 pub fn test_browser() -> Result<(), String> {
-    let node = node_version();
-    if node < Some((20, 10)) {
-        return Err(format!(
-            "the browser tests need Node.js 20.10 or newer, with npm (found {})",
-            node.map_or("none".into(), |(major, minor)| format!("{major}.{minor}"))
-        ));
-    }
-    let dist = dist()?;
     let tests = root().join("tests/browser");
-    if is_stale(
-        &tests.join("node_modules/.package-lock.json"),
-        &tests.join("package-lock.json"),
-    ) {
-        run(Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&tests))?;
-    }
+    let dist = prepare_node_folder(&tests)?;
     // The server thread ends with this process.
     let listener = TcpListener::bind(("127.0.0.1", 0)).map_err(|e| format!("no free port: {e}"))?;
     let port = listener.local_addr().map_err(|e| e.to_string())?.port();
@@ -133,6 +118,57 @@ pub fn test_browser() -> Result<(), String> {
         .current_dir(&tests)
         .env("WEBCLIP_URL", format!("http://127.0.0.1:{port}/"))
         .env("WEBCLIP_ARTIFACTS", &artifacts))
+}
+
+/// webclip beside transformers.js in headless Chromium (`bench/web`): the
+/// ViT-B/32-shaped random model, or with `quick` a small one.
+pub fn bench_browser(quick: bool) -> Result<(), String> {
+    let (name, shape) = match quick {
+        true => ("clip-small", "small"),
+        false => ("clip-b32", "vit-b-32"),
+    };
+    let model = crate::bench_model(name, shape)?;
+    let bench = root().join("bench/web");
+    let dist = prepare_node_folder(&bench)?;
+    let mut node = Command::new("node");
+    node.arg("bench.mjs")
+        .arg("--dist")
+        .arg(&dist)
+        .arg("--models")
+        .arg(model.parent().expect("models live in a folder"))
+        .arg("--images")
+        .arg(root().join("tests/fixtures/images"))
+        .args(["--model", name])
+        .current_dir(&bench);
+    if quick {
+        node.arg("--quick");
+    }
+    run(&mut node)
+}
+
+/// Checks Node, installs `folder`'s npm packages from its lock file when
+/// they are missing or stale, and builds `dist`; returns `dist`.
+fn prepare_node_folder(folder: &Path) -> Result<PathBuf, String> {
+    let node = node_version();
+    if node < Some((20, 10)) {
+        return Err(format!(
+            "Node.js 20.10 or newer is needed, with npm (found {})",
+            node.map_or("none".into(), |(major, minor)| format!("{major}.{minor}"))
+        ));
+    }
+    let dist = dist()?;
+    if is_stale(
+        &folder.join("node_modules/.package-lock.json"),
+        &folder.join("package-lock.json"),
+    ) {
+        run(Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            // transformers.js depends on onnxruntime-node, which the
+            // benchmark never runs: no CUDA download for it.
+            .env("ONNXRUNTIME_NODE_INSTALL_CUDA", "skip")
+            .current_dir(folder))?;
+    }
+    Ok(dist)
 }
 
 /// The (major, minor) version of `node` on the PATH.

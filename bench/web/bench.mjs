@@ -1,0 +1,190 @@
+// webclip beside transformers.js in one headless Chromium, on the CPU (wasm)
+// and on WebGPU: the same page headers, model, image and prompts, one thread
+// each (the page is not cross-origin isolated). Prints a table of times,
+// ratios, the browser's peak memory, and the cosine between the two systems'
+// embeddings. Run by `cargo xtask bench-web [--quick]`.
+//
+//   node bench.mjs --dist DIR --models DIR --images DIR --model NAME [--quick]
+
+import { createReadStream, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { chromium } from "playwright-core";
+import { CHROMIUM, FLAGS } from "../../tests/browser/chromium.mjs";
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const { values: args } = parseArgs({
+  options: {
+    dist: { type: "string" },
+    models: { type: "string" },
+    images: { type: "string" },
+    model: { type: "string" },
+    quick: { type: "boolean", default: false },
+  },
+});
+
+// SwiftShader runs WebGPU ~30x slower than the CPU path, so WebGPU gets fewer
+// rounds and no batch there; a real GPU gets the same as the CPU.
+const PLAN = args.quick
+  ? { cpu: { repeats: 3, batch: 16 }, webgpu: { repeats: 3, batch: 16 } }
+  : { cpu: { repeats: 5, batch: 16 }, webgpu: { repeats: 3, batch: 0 } };
+
+// ---- A static server: the page's dist, transformers.js, models, images ----
+
+const TYPES = { ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm", ".json": "application/json", ".html": "text/html", ".png": "image/png" };
+const ROUTES = [
+  ["/bench/", HERE],
+  ["/tjs/", path.join(HERE, "node_modules/@huggingface/transformers/dist")],
+  ["/models/", args.models],
+  ["/images/", args.images],
+  ["/", args.dist],
+];
+
+function serve() {
+  const server = createServer((request, response) => {
+    const url = decodeURIComponent(new URL(request.url, "http://localhost").pathname);
+    const [prefix, dir] = ROUTES.find(([prefix]) => url.startsWith(prefix));
+    const file = path.join(dir, url.slice(prefix.length));
+    if (url.includes("..") || !existsSync(file) || !statSync(file).isFile()) {
+      response.writeHead(404).end();
+      return;
+    }
+    response.writeHead(200, {
+      "Content-Type": TYPES[path.extname(file)] ?? "application/octet-stream",
+      "Content-Length": statSync(file).size,
+      "Cache-Control": "no-cache",
+    });
+    createReadStream(file).pipe(response);
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
+}
+
+// ---- Peak memory of the browser: PSS summed over its process tree ----
+
+function processTree(root) {
+  const parents = new Map();
+  for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      parents.set(pid, stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    } catch {}
+  }
+  const tree = [String(root)];
+  for (let i = 0; i < tree.length; i++) {
+    for (const [pid, parent] of parents) if (parent === tree[i]) tree.push(pid);
+  }
+  return tree;
+}
+
+function pssBytes(pids) {
+  let total = 0;
+  for (const pid of pids) {
+    try {
+      const match = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8").match(/^Pss:\s+(\d+) kB/m);
+      if (match) total += Number(match[1]) * 1024;
+    } catch {}
+  }
+  return total;
+}
+
+/** The browser's main process: the one whose command line holds `dir`. */
+function browserPid(dir) {
+  for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
+    try {
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      if (cmdline.includes(dir) && !cmdline.includes("--type=")) return pid;
+    } catch {}
+  }
+  return null;
+}
+
+// ---- One system on one device, in a browser of its own ----
+
+async function measure(base, system, device) {
+  const dir = mkdtempSync(path.join(tmpdir(), "webclip-bench-"));
+  const context = await chromium.launchPersistentContext(dir, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: FLAGS,
+  });
+  const pid = browserPid(dir);
+  let peak = 0;
+  const sampler = setInterval(() => {
+    if (pid) peak = Math.max(peak, pssBytes(processTree(pid)));
+  }, 250);
+  try {
+    const page = await context.newPage();
+    page.on("console", (message) => message.type() === "error" && console.error(`  [${system}/${device}] ${message.text()}`));
+    const { repeats, batch } = PLAN[device];
+    const query = new URLSearchParams({ system, device, model: args.model, repeats, batch });
+    await page.goto(`${base}/bench/page.html?${query}`);
+    await page.waitForFunction(() => window.benchResult, null, { timeout: 0, polling: 1000 });
+    const result = await page.evaluate(() => window.benchResult);
+    if (result.error) throw new Error(`${system} on ${device}: ${result.error}`);
+    result.adapter = await page.evaluate(async () => {
+      const adapter = await navigator.gpu?.requestAdapter();
+      return adapter ? { fallback: adapter.info?.isFallbackAdapter ?? adapter.isFallbackAdapter ?? null, vendor: adapter.info?.vendor, architecture: adapter.info?.architecture } : null;
+    });
+    result.peak_memory_bytes = peak;
+    return result;
+  } finally {
+    clearInterval(sampler);
+    await context.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// ---- The table ----
+
+const cosine = (a, b) => a.reduce((sum, v, i) => sum + v * b[i], 0);
+const ms = (v) => (v === undefined ? "-" : v >= 10_000 ? `${(v / 1000).toFixed(1)} s` : `${v.toFixed(0)} ms`);
+const gb = (v) => `${(v / 2 ** 30).toFixed(2)} GiB`;
+
+function table(results) {
+  const rows = [["device", "measure", "webclip", "transformers.js", "webclip / peer"]];
+  for (const device of ["cpu", "webgpu"]) {
+    const ours = results[`webclip/${device}`];
+    const theirs = results[`tjs/${device}`];
+    if (!ours || !theirs) continue;
+    const line = (name, a, b, format, lowerIsBetter = true) =>
+      rows.push([device, name, format(a), format(b), a && b ? (lowerIsBetter ? a / b : b / a).toFixed(2) : "-"]);
+    line("load (fetch + build)", ours.load_ms, theirs.load_ms, ms);
+    line("first image", ours.first_image_ms, theirs.first_image_ms, ms);
+    line(`image, median of ${ours.repeats}`, ours.image_ms, theirs.image_ms, ms);
+    line(`8 prompts, median of ${ours.repeats}`, ours.text8_ms, theirs.text8_ms, ms);
+    if (ours.batch) line(`${ours.batch} images, images/s`, ours.batch_images_per_s, theirs.batch_images_per_s, (v) => v.toFixed(2), false);
+    line("peak browser memory (PSS)", ours.peak_memory_bytes, theirs.peak_memory_bytes, gb);
+    const imageCos = cosine(ours.image_embedding, theirs.image_embedding);
+    const textCos = Math.min(...ours.text_embeddings.map((row, i) => cosine(row, theirs.text_embeddings[i])));
+    rows.push([device, "cosine webclip vs peer (image; worst prompt)", imageCos.toFixed(6), textCos.toFixed(6), ""]);
+  }
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
+  return rows.map((row) => `| ${row.map((cell, c) => cell.padEnd(widths[c])).join(" | ")} |`).join("\n");
+}
+
+const server = await serve();
+const base = `http://127.0.0.1:${server.address().port}`;
+const results = {};
+try {
+  for (const device of ["cpu", "webgpu"]) {
+    for (const system of ["webclip", "tjs"]) {
+      const started = performance.now();
+      console.error(`bench-web: ${system} on ${device}…`);
+      results[`${system}/${device}`] = await measure(base, system, device);
+      console.error(`bench-web: ${system} on ${device} took ${((performance.now() - started) / 1000).toFixed(0)} s`);
+    }
+  }
+} finally {
+  server.close();
+}
+const adapter = results["webclip/webgpu"]?.adapter;
+console.log(
+  `model ${args.model}; one 224x224 PNG, 8 prompts; 1 thread each (page not cross-origin isolated); ` +
+    `WebGPU adapter: ${adapter ? `${adapter.vendor ?? "?"} ${adapter.architecture ?? ""}${adapter.fallback ? " (software fallback)" : ""}` : "none"}; ` +
+    `ratio = webclip time / peer time (below 1: webclip is faster)`,
+);
+console.log(table(results));
+console.log(JSON.stringify(Object.fromEntries(Object.entries(results).map(([key, r]) => [key, { ...r, image_embedding: undefined, text_embeddings: undefined }]))));
