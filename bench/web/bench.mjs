@@ -4,7 +4,7 @@
 // ratios, the browser's peak memory, and the cosine between the two systems'
 // embeddings. Run by `cargo xtask bench-web [--quick]`.
 //
-//   node bench.mjs --dist DIR --models DIR --images DIR --model NAME [--quick]
+//   node bench.mjs --dist DIR --models DIR --images DIR --model NAME [--quick] [--cpu-only]
 
 import { createReadStream, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { createServer } from "node:http";
@@ -23,8 +23,10 @@ const { values: args } = parseArgs({
     images: { type: "string" },
     model: { type: "string" },
     quick: { type: "boolean", default: false },
+    "cpu-only": { type: "boolean", default: false },
   },
 });
+const DEVICES = args["cpu-only"] ? ["cpu"] : ["cpu", "webgpu"];
 
 // SwiftShader runs WebGPU ~30x slower than the CPU path, so WebGPU gets fewer
 // rounds and no batch there; a real GPU gets the same as the CPU.
@@ -169,7 +171,7 @@ const server = await serve();
 const base = `http://127.0.0.1:${server.address().port}`;
 const results = {};
 try {
-  for (const device of ["cpu", "webgpu"]) {
+  for (const device of DEVICES) {
     for (const system of ["webclip", "tjs"]) {
       const started = performance.now();
       console.error(`bench-web: ${system} on ${device}…`);
@@ -180,7 +182,7 @@ try {
 } finally {
   server.close();
 }
-const adapter = results["webclip/webgpu"]?.adapter;
+const adapter = Object.values(results).find((r) => r.device === "webgpu")?.adapter;
 console.log(
   `model ${args.model}; one 224x224 PNG, 8 prompts; 1 thread each (page not cross-origin isolated); ` +
     `WebGPU adapter: ${adapter ? `${adapter.vendor ?? "?"} ${adapter.architecture ?? ""}${adapter.fallback ? " (software fallback)" : ""}` : "none"}; ` +

@@ -7,8 +7,8 @@
 //! - `test-web`: the browser tests alone.
 //! - `bench [REPEATS]`: times webclip's encoders on the CPU beside PyTorch and
 //!   onnxruntime on the same random ViT-B/32-shaped model, and prints ratios.
-//! - `bench-web [--quick]`: webclip beside transformers.js in one headless
-//!   Chromium, on the CPU and WebGPU (`--quick`: a small model).
+//! - `bench-web [--quick] [--cpu-only]`: webclip beside transformers.js in one
+//!   headless Chromium, on the CPU and WebGPU (`--quick`: a small model).
 //! - `dist`: builds the web page into `dist/` (any static host can serve it).
 //! - `serve [PORT]`: `dist`, then serves it on localhost.
 
@@ -23,8 +23,9 @@ fn main() -> ExitCode {
         Some("test") => test(&args[1..]),
         Some("test-web") => install_system_packages().and_then(|()| web::test_browser()),
         Some("bench") => bench(args.get(1).map_or("10", String::as_str)),
-        Some("bench-web") => install_system_packages()
-            .and_then(|()| web::bench_browser(args.get(1).is_some_and(|a| a == "--quick"))),
+        Some("bench-web") => {
+            install_system_packages().and_then(|()| web::bench_browser(&args[1..]))
+        }
         Some("dist") => web::dist().map(|_| ()),
         Some("serve") => match args.get(1).map_or(Ok(8000), |p| p.parse()) {
             Ok(port) => web::serve(port),
@@ -32,7 +33,7 @@ fn main() -> ExitCode {
         },
         _ => {
             eprintln!(
-                "usage: cargo xtask test [cargo test args] | test-web | bench [REPEATS] | bench-web [--quick] | dist | serve [PORT]"
+                "usage: cargo xtask test [cargo test args] | test-web | bench [REPEATS] | bench-web [--quick] [--cpu-only] | dist | serve [PORT]"
             );
             return ExitCode::from(2);
         }
@@ -162,7 +163,10 @@ fn python() -> Result<String, String> {
 fn bench_model(name: &str, shape: &str) -> Result<std::path::PathBuf, String> {
     let dir = root().join(BENCH_MODELS).join(name);
     if !dir.join("onnx/text_model.onnx").exists() {
-        eprintln!("xtask: writing a random model of shape {shape} to {}", dir.display());
+        eprintln!(
+            "xtask: writing a random model of shape {shape} to {}",
+            dir.display()
+        );
         run(Command::new(python()?)
             .arg(root().join(FIXTURES).join("make_fixtures.py"))
             .arg("--bench-model")
@@ -193,11 +197,7 @@ fn bench(repeats: &str) -> Result<(), String> {
                 "encode",
                 "--",
             ])
-            .args([
-                model.as_str(),
-                at_root(BENCH_IMAGE).as_str(),
-                repeats,
-            ]),
+            .args([model.as_str(), at_root(BENCH_IMAGE).as_str(), repeats]),
     )?;
     let peers = json_of(Command::new(&python).args([
         &format!("{FIXTURES}/bench_peers.py"),

@@ -121,8 +121,10 @@ pub fn test_browser() -> Result<(), String> {
 }
 
 /// webclip beside transformers.js in headless Chromium (`bench/web`): the
-/// ViT-B/32-shaped random model, or with `quick` a small one.
-pub fn bench_browser(quick: bool) -> Result<(), String> {
+/// ViT-B/32-shaped random model, or with `--quick` a small one; `--cpu-only`
+/// leaves WebGPU out.
+pub fn bench_browser(options: &[String]) -> Result<(), String> {
+    let quick = options.iter().any(|o| o == "--quick");
     let (name, shape) = match quick {
         true => ("clip-small", "small"),
         false => ("clip-b32", "vit-b-32"),
@@ -140,9 +142,7 @@ pub fn bench_browser(quick: bool) -> Result<(), String> {
         .arg(root().join("tests/fixtures/images"))
         .args(["--model", name])
         .current_dir(&bench);
-    if quick {
-        node.arg("--quick");
-    }
+    node.args(options);
     run(&mut node)
 }
 

@@ -184,18 +184,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
 }
 
 fn embed(args: EmbedArgs) -> Result<ExitCode> {
-    let EmbedArgs {
-        model,
-        images,
-        texts,
-        json,
-    } = args;
+    let (images, texts) = (&args.images, &args.texts);
     if images.is_empty() && texts.is_empty() {
         return Err(Error::Input(
             "nothing to embed: give --image and/or --text".into(),
         ));
     }
-    let model = load(&model)?;
+    let model = load(&args.model)?;
     let pixels = images
         .iter()
         .map(|p| read_pixels(&model, p))
@@ -211,7 +206,7 @@ fn embed(args: EmbedArgs) -> Result<ExitCode> {
     } else {
         model.embed_texts(&text_refs)?
     };
-    if json {
+    if args.json {
         println!(
             "{}",
             json!({ "image_embeds": image_embeds, "text_embeds": text_embeds })
@@ -244,24 +239,18 @@ fn classify(args: ClassifyArgs) -> Result<ExitCode> {
 }
 
 fn evaluate(args: EvalArgs) -> Result<ExitCode> {
-    let EvalArgs {
-        model,
-        per_category,
-        template,
-        shots,
-        confusion,
-        json,
-    } = args;
-    let model = load(&model)?;
+    let template = &args.template;
+    let model = load(&args.model)?;
     // Drawn at twice the model's input size, as training draws them.
     let size = 2 * model.config.vision_config.image_size as u32;
-    let test = eval::sketch_features(&model, per_category, 0, size)?;
-    let zero_shot = eval::zero_shot(&model, &test, &template)?;
-    let probes = shots
+    let test = eval::sketch_features(&model, args.per_category, 0, size)?;
+    let zero_shot = eval::zero_shot(&model, &test, template)?;
+    let probes = args
+        .shots
         .iter()
         .map(|&k| eval::linear_probe(&model, &test, k, size).map(|acc| (k, acc)))
         .collect::<Result<Vec<_>>>()?;
-    if let Some(path) = &confusion {
+    if let Some(path) = &args.confusion {
         let title = format!(
             "zero-shot, \"{template}\": {:.1}% of {} drawings",
             zero_shot.accuracy * 100.0,
@@ -270,7 +259,7 @@ fn evaluate(args: EvalArgs) -> Result<ExitCode> {
         let svg = eval::confusion_svg(&zero_shot.confusion, &CATEGORIES, &title)?;
         std::fs::write(path, svg).map_err(|e| Error::io(path, e))?;
     }
-    if json {
+    if args.json {
         let probes: serde_json::Map<String, serde_json::Value> = probes
             .iter()
             .map(|(k, acc)| (k.to_string(), json!(acc)))
