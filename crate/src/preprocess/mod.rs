@@ -139,32 +139,30 @@ mod tests {
         })
     }
 
+    /// `img` written by `encoder`.
+    fn encode(encoder: impl ImageEncoder, img: &RgbImage) {
+        let (width, height) = img.dimensions();
+        encoder
+            .write_image(img.as_raw(), width, height, image::ExtendedColorType::Rgb8)
+            .unwrap();
+    }
+
     fn png_bytes(img: &RgbImage, exif: Option<Vec<u8>>) -> Vec<u8> {
         let mut out = Vec::new();
-        let mut enc = image::codecs::png::PngEncoder::new(&mut out);
+        let mut png = image::codecs::png::PngEncoder::new(&mut out);
         if let Some(exif) = exif {
-            enc.set_exif_metadata(exif).unwrap();
+            png.set_exif_metadata(exif).unwrap();
         }
-        enc.write_image(
-            img.as_raw(),
-            img.width(),
-            img.height(),
-            image::ExtendedColorType::Rgb8,
-        )
-        .unwrap();
+        encode(png, img);
         out
     }
 
     fn jpeg_bytes(img: &RgbImage) -> Vec<u8> {
         let mut out = Vec::new();
-        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
-            .write_image(
-                img.as_raw(),
-                img.width(),
-                img.height(),
-                image::ExtendedColorType::Rgb8,
-            )
-            .unwrap();
+        encode(
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90),
+            img,
+        );
         out
     }
 
