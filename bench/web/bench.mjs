@@ -6,16 +6,14 @@
 //
 //   node bench.mjs --dist DIR --models DIR --images DIR --model NAME [--quick] [--cpu-only]
 
-import { createReadStream, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
-import { createServer } from "node:http";
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { chromium } from "playwright-core";
 import { CHROMIUM, FLAGS } from "../../tests/browser/chromium.mjs";
+import { serve } from "./server.mjs";
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
 const { values: args } = parseArgs({
   options: {
     dist: { type: "string" },
@@ -33,36 +31,6 @@ const DEVICES = args["cpu-only"] ? ["cpu"] : ["cpu", "webgpu"];
 const PLAN = args.quick
   ? { cpu: { repeats: 3, batch: 16 }, webgpu: { repeats: 3, batch: 16 } }
   : { cpu: { repeats: 5, batch: 16 }, webgpu: { repeats: 3, batch: 0 } };
-
-// ---- A static server: the page's dist, transformers.js, models, images ----
-
-const TYPES = { ".js": "text/javascript", ".mjs": "text/javascript", ".wasm": "application/wasm", ".json": "application/json", ".html": "text/html", ".png": "image/png" };
-const ROUTES = [
-  ["/bench/", HERE],
-  ["/tjs/", path.join(HERE, "node_modules/@huggingface/transformers/dist")],
-  ["/models/", args.models],
-  ["/images/", args.images],
-  ["/", args.dist],
-];
-
-function serve() {
-  const server = createServer((request, response) => {
-    const url = decodeURIComponent(new URL(request.url, "http://localhost").pathname);
-    const [prefix, dir] = ROUTES.find(([prefix]) => url.startsWith(prefix));
-    const file = path.join(dir, url.slice(prefix.length));
-    if (url.includes("..") || !existsSync(file) || !statSync(file).isFile()) {
-      response.writeHead(404).end();
-      return;
-    }
-    response.writeHead(200, {
-      "Content-Type": TYPES[path.extname(file)] ?? "application/octet-stream",
-      "Content-Length": statSync(file).size,
-      "Cache-Control": "no-cache",
-    });
-    createReadStream(file).pipe(response);
-  });
-  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
-}
 
 // ---- Peak memory of the browser: PSS summed over its process tree ----
 
@@ -167,7 +135,7 @@ function table(results) {
   return rows.map((row) => `| ${row.map((cell, c) => cell.padEnd(widths[c])).join(" | ")} |`).join("\n");
 }
 
-const server = await serve();
+const server = await serve(args);
 const base = `http://127.0.0.1:${server.address().port}`;
 const results = {};
 try {

@@ -125,7 +125,8 @@ async function run() {
   return result;
 }
 
-run().then(
+// Without a system the page stays empty (profile.mjs drives it itself).
+if (system) run().then(
   (result) => {
     window.benchResult = result;
     document.getElementById("status").textContent = "Done.";

@@ -7,8 +7,9 @@
 //! - `test-web`: the browser tests alone.
 //! - `bench [REPEATS]`: times webclip's encoders on the CPU beside PyTorch and
 //!   onnxruntime on the same random ViT-B/32-shaped model, and prints ratios.
-//! - `bench-web [--quick] [--cpu-only]`: webclip beside transformers.js in one
-//!   headless Chromium, on the CPU and WebGPU (`--quick`: a small model).
+//! - `bench-web [--quick] [--cpu-only] [--profile]`: webclip beside
+//!   transformers.js in one headless Chromium, on the CPU and WebGPU
+//!   (`--quick`: a small model; `--profile`: where webclip's time goes).
 //! - `dist`: builds the web page into `dist/` (any static host can serve it).
 //! - `serve [PORT]`: `dist`, then serves it on localhost.
 
@@ -33,7 +34,7 @@ fn main() -> ExitCode {
         },
         _ => {
             eprintln!(
-                "usage: cargo xtask test [cargo test args] | test-web | bench [REPEATS] | bench-web [--quick] [--cpu-only] | dist | serve [PORT]"
+                "usage: cargo xtask test [cargo test args] | test-web | bench [REPEATS] | bench-web [--quick] [--cpu-only] [--profile] | dist | serve [PORT]"
             );
             return ExitCode::from(2);
         }

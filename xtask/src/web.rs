@@ -122,9 +122,14 @@ pub fn test_browser() -> Result<(), String> {
 
 /// webclip beside transformers.js in headless Chromium (`bench/web`): the
 /// ViT-B/32-shaped random model, or with `--quick` a small one; `--cpu-only`
-/// leaves WebGPU out.
+/// leaves WebGPU out; `--profile` instead samples where webclip's worker
+/// spends its time on the CPU path.
 pub fn bench_browser(options: &[String]) -> Result<(), String> {
     let quick = options.iter().any(|o| o == "--quick");
+    let script = match options.iter().any(|o| o == "--profile") {
+        true => "profile.mjs",
+        false => "bench.mjs",
+    };
     let (name, shape) = match quick {
         true => ("clip-small", "small"),
         false => ("clip-b32", "vit-b-32"),
@@ -133,7 +138,7 @@ pub fn bench_browser(options: &[String]) -> Result<(), String> {
     let bench = root().join("bench/web");
     let dist = prepare_node_folder(&bench)?;
     let mut node = Command::new("node");
-    node.arg("bench.mjs")
+    node.arg(script)
         .arg("--dist")
         .arg(&dist)
         .arg("--models")
