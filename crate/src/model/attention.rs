@@ -7,13 +7,26 @@ use burn::tensor::{Bool, Tensor};
 
 use crate::kernels::attention::fused_attention;
 
-/// Whether a query may look at keys after it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mask {
+/// Which keys each query may look at.
+#[derive(Clone, Copy, Debug)]
+pub enum Mask<'a> {
     /// Every query sees every key (the vision encoder).
     None,
     /// Query `i` sees keys `0..=i` (the text encoder).
     Causal,
+    /// `true` hides a key from a query: `[1, 1, queries, keys]`, the same
+    /// for every batch entry and head (texts packed into one sequence).
+    Hidden(&'a Tensor<4, Bool>),
+}
+
+impl PartialEq for Mask<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Mask::None, Mask::None) | (Mask::Causal, Mask::Causal) => true,
+            (Mask::Hidden(a), Mask::Hidden(b)) => std::ptr::eq(*a, *b),
+            _ => false,
+        }
+    }
 }
 
 /// `q`, `k`, `v`: token-major `[batch, tokens, heads, head_dim]`, as the
@@ -24,10 +37,11 @@ pub fn scaled_dot_product_attention(
     v: Tensor<4>,
     mask: Mask,
 ) -> Tensor<4> {
-    match fused_attention(&q, &k, &v, mask == Mask::Causal, None) {
-        Some(out) => out,
-        None => reference_attention(q, k, v, mask),
-    }
+    let fused = match mask {
+        Mask::None | Mask::Causal => fused_attention(&q, &k, &v, mask == Mask::Causal, None),
+        Mask::Hidden(_) => None,
+    };
+    fused.unwrap_or_else(|| reference_attention(q, k, v, mask))
 }
 
 /// The same computation with Burn's matmul, softmax and matmul (the CPU path,
@@ -38,12 +52,18 @@ pub fn reference_attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, mask: Mask)
     let (q, k, v) = (q.swap_dims(1, 2), k.swap_dims(1, 2), v.swap_dims(1, 2));
     let scale = (head_dim as f64).powf(-0.5);
     let mut scores = q.matmul(k.swap_dims(2, 3)).mul_scalar(scale);
-    if mask == Mask::Causal {
+    let hidden = match mask {
+        Mask::None => None,
         // `tril_mask` is true strictly above the diagonal: the future keys.
-        let future = Tensor::<2, Bool>::tril_mask([tokens, keys], 0, &scores.device())
-            .reshape([1, 1, tokens, keys])
-            .expand([batch, heads, tokens, keys]);
-        scores = scores.mask_fill(future, f32::NEG_INFINITY);
+        Mask::Causal => Some(
+            Tensor::<2, Bool>::tril_mask([tokens, keys], 0, &scores.device())
+                .reshape([1, 1, tokens, keys]),
+        ),
+        Mask::Hidden(hidden) => Some(hidden.clone()),
+    };
+    if let Some(hidden) = hidden {
+        let hidden = hidden.expand([batch, heads, tokens, keys]);
+        scores = scores.mask_fill(hidden, f32::NEG_INFINITY);
     }
     softmax(scores, 3).matmul(v).swap_dims(1, 2)
 }

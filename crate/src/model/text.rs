@@ -3,11 +3,12 @@
 
 use burn::module::{Module, Param};
 use burn::nn::{Embedding, LayerNorm};
-use burn::tensor::{Int, Tensor, TensorData};
+use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
 use super::attention::Mask;
 use super::encoder::Encoder;
 use crate::config::TextPooling;
+use crate::device::cpu;
 use crate::error::{Error, Result};
 
 #[derive(Module, Debug)]
@@ -17,11 +18,10 @@ pub struct TextEmbeddings {
 }
 
 impl TextEmbeddings {
-    /// `tokens`: `[batch, len]` ids -> `[batch, len, hidden]`.
-    pub fn forward(&self, tokens: Tensor<2, Int>) -> Tensor<3> {
-        let len = tokens.dims()[1];
-        let [_, hidden] = self.position_embedding.dims();
-        let positions = self.position_embedding.val().slice([0..len, 0..hidden]);
+    /// `tokens`: `[batch, len]` ids, `positions`: each column's position ->
+    /// `[batch, len, hidden]`.
+    pub fn forward(&self, tokens: Tensor<2, Int>, positions: Tensor<1, Int>) -> Tensor<3> {
+        let positions = self.position_embedding.val().select(0, positions);
         self.token_embedding.forward(tokens) + positions.unsqueeze::<3>()
     }
 }
@@ -93,26 +93,69 @@ impl TextTransformer {
                 self.max_positions()
             )));
         }
-        let batch = ids.len();
+        let device = self.embeddings.position_embedding.device();
+        // Each text as long as its pooled position needs: packed into one
+        // sequence on the CPU (no work on padding), padded to the longest on
+        // the GPU (regular shapes for its kernels) and under training.
+        let lens: Vec<usize> = match device == cpu() && !device.is_autodiff() {
+            true => pool.iter().map(|p| p + 1).collect(),
+            false => vec![len; ids.len()],
+        };
+        let packed = lens.len() > 1 && lens.iter().any(|&l| l != len);
+        let (batch, seq) = match packed {
+            true => (1, lens.iter().sum()),
+            false => (ids.len(), len),
+        };
         let flat: Vec<i64> = ids
             .iter()
-            .flat_map(|row| row[..len].iter().copied())
+            .zip(&lens)
+            .flat_map(|(row, &l)| row[..l].iter().copied())
             .collect();
-        let device = self.embeddings.position_embedding.device();
-        let tokens = Tensor::<2, Int>::from_data(TensorData::new(flat, [batch, len]), &device);
-        let x = self.embeddings.forward(tokens);
-        let x = self
-            .final_layer_norm
-            .forward(self.encoder.forward(x, Mask::Causal));
-        let [_, _, hidden] = x.dims();
+        let positions: Vec<i64> = match packed {
+            true => lens.iter().flat_map(|&l| 0..l as i64).collect(),
+            false => (0..len as i64).collect(),
+        };
+        let tokens = Tensor::<2, Int>::from_data(TensorData::new(flat, [batch, seq]), &device);
+        let positions = Tensor::<1, Int>::from_data(TensorData::new(positions, [seq]), &device);
+        let x = self.embeddings.forward(tokens, positions);
+        let hidden = packed.then(|| own_text_causal(&lens, &device));
+        let mask = hidden.as_ref().map_or(Mask::Causal, Mask::Hidden);
+        let x = self.final_layer_norm.forward(self.encoder.forward(x, mask));
+        let [_, _, width] = x.dims();
+        // Each text's pooled row in the flattened `[batch * seq, width]`.
+        let mut start = 0;
         let rows: Vec<i64> = pool
             .iter()
+            .zip(&lens)
             .enumerate()
-            .map(|(b, &p)| (b * len + p) as i64)
+            .map(|(b, (&p, &l))| {
+                let row = if packed { start + p } else { b * len + p };
+                start += l;
+                row as i64
+            })
             .collect();
-        let rows = Tensor::<1, Int>::from_data(TensorData::new(rows, [batch]), &device);
-        Ok(x.reshape([batch * len, hidden]).select(0, rows))
+        let rows = Tensor::<1, Int>::from_data(TensorData::new(rows, [ids.len()]), &device);
+        Ok(x.reshape([batch * seq, width]).select(0, rows))
     }
+}
+
+/// For texts of `lens` tokens packed one after another: `true` where a
+/// query must not see a key, i.e. the key belongs to another text or lies
+/// after the query. `[1, 1, total, total]`.
+fn own_text_causal(lens: &[usize], device: &Device) -> Tensor<4, Bool> {
+    let total: usize = lens.iter().sum();
+    let text_of: Vec<usize> = lens
+        .iter()
+        .enumerate()
+        .flat_map(|(text, &l)| std::iter::repeat_n(text, l))
+        .collect();
+    let hidden: Vec<bool> = (0..total * total)
+        .map(|i| {
+            let (query, key) = (i / total, i % total);
+            key > query || text_of[key] != text_of[query]
+        })
+        .collect();
+    Tensor::from_data(TensorData::new(hidden, [1, 1, total, total]), device)
 }
 
 #[cfg(test)]
