@@ -122,16 +122,15 @@ impl TextTransformer {
         let mask = hidden.as_ref().map_or(Mask::Causal, Mask::Hidden);
         let x = self.final_layer_norm.forward(self.encoder.forward(x, mask));
         let [_, _, width] = x.dims();
-        // Each text's pooled row in the flattened `[batch * seq, width]`.
+        // Each text's pooled row in the flattened `[batch * seq, width]`,
+        // where texts follow each other, `lens` apart.
         let mut start = 0;
         let rows: Vec<i64> = pool
             .iter()
             .zip(&lens)
-            .enumerate()
-            .map(|(b, (&p, &l))| {
-                let row = if packed { start + p } else { b * len + p };
+            .map(|(&p, &l)| {
                 start += l;
-                row as i64
+                (start - l + p) as i64
             })
             .collect();
         let rows = Tensor::<1, Int>::from_data(TensorData::new(rows, [ids.len()]), &device);
