@@ -267,22 +267,26 @@ impl<'s, 'a> Weights<'s, 'a> {
     }
 
     fn param<const D: usize>(&self, name: &str, shape: [usize; D]) -> Result<Param<Tensor<D>>> {
-        let name = self.name(name);
-        let values = self.store.values(&name, &shape)?;
-        let tensor = Tensor::from_data(TensorData::new(values, shape), self.store.device);
-        Ok(Param::initialized(
-            self.store.record(&name, &shape, false),
-            tensor,
-        ))
+        self.param_stored_as(name, shape, &shape)
     }
 
     /// A 0-d tensor in the file, one element here.
     fn scalar(&self, name: &str) -> Result<Param<Tensor<1>>> {
+        self.param_stored_as(name, [1], &[])
+    }
+
+    /// A parameter held with `shape` and written back with `stored`.
+    fn param_stored_as<const D: usize>(
+        &self,
+        name: &str,
+        shape: [usize; D],
+        stored: &[usize],
+    ) -> Result<Param<Tensor<D>>> {
         let name = self.name(name);
-        let values = self.store.values(&name, &[1])?;
-        let tensor = Tensor::from_data(TensorData::new(values, [1]), self.store.device);
+        let values = self.store.values(&name, &shape)?;
+        let tensor = Tensor::from_data(TensorData::new(values, shape), self.store.device);
         Ok(Param::initialized(
-            self.store.record(&name, &[], false),
+            self.store.record(&name, stored, false),
             tensor,
         ))
     }
