@@ -32,6 +32,12 @@ pub fn cpu() -> Device {
     Device::flex()
 }
 
+/// Inference on the CPU (no gradients): where the model packs its weights for
+/// its own matmul and packs texts into one sequence.
+pub fn is_cpu_inference(device: &Device) -> bool {
+    *device == cpu() && !device.is_autodiff()
+}
+
 /// The native GPU device, initialised once per process. Linux and Windows pin
 /// Vulkan: left to choose, the runtime may quietly settle on OpenGL.
 #[cfg(not(target_family = "wasm"))]

@@ -4,6 +4,7 @@
 //! ops, so callers never choose.
 
 pub mod attention;
+pub mod packed_matmul;
 pub mod softmax;
 
 use std::sync::{Mutex, MutexGuard};

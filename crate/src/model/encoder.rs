@@ -1,19 +1,20 @@
 //! The pre-LayerNorm transformer block both CLIP encoders are made of.
 
 use burn::module::Module;
-use burn::nn::{LayerNorm, Linear};
+use burn::nn::LayerNorm;
 use burn::tensor::Tensor;
 use burn::tensor::activation::{gelu, sigmoid};
 
 use super::attention::{Mask, scaled_dot_product_attention};
+use super::dense::Dense;
 use crate::config::Activation;
 
 #[derive(Module, Debug)]
 pub struct SelfAttention {
-    pub q_proj: Linear,
-    pub k_proj: Linear,
-    pub v_proj: Linear,
-    pub out_proj: Linear,
+    pub q_proj: Dense,
+    pub k_proj: Dense,
+    pub v_proj: Dense,
+    pub out_proj: Dense,
     pub num_heads: usize,
 }
 
@@ -33,8 +34,8 @@ impl SelfAttention {
 
 #[derive(Module, Debug)]
 pub struct Mlp {
-    pub fc1: Linear,
-    pub fc2: Linear,
+    pub fc1: Dense,
+    pub fc2: Dense,
     #[module(skip)]
     pub activation: Activation,
 }

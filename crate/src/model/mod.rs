@@ -3,16 +3,17 @@
 //! and the learned temperature. [`weights`] builds it from a file.
 
 pub mod attention;
+pub mod dense;
 pub mod encoder;
 pub mod text;
 pub mod vision;
 pub mod weights;
 
 use burn::module::{Module, Param};
-use burn::nn::Linear;
 use burn::tensor::Tensor;
 
 use crate::error::Result;
+use dense::Dense;
 use text::TextTransformer;
 use vision::VisionTransformer;
 
@@ -20,8 +21,8 @@ use vision::VisionTransformer;
 pub struct Clip {
     pub vision_model: VisionTransformer,
     pub text_model: TextTransformer,
-    pub visual_projection: Linear,
-    pub text_projection: Linear,
+    pub visual_projection: Dense,
+    pub text_projection: Dense,
     /// The log of the softmax temperature's inverse, as stored (a 0-d tensor
     /// in the file, kept as one element here).
     pub logit_scale: Param<Tensor<1>>,

@@ -8,7 +8,7 @@ use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 use super::attention::Mask;
 use super::encoder::Encoder;
 use crate::config::TextPooling;
-use crate::device::cpu;
+use crate::device::is_cpu_inference;
 use crate::error::{Error, Result};
 
 #[derive(Module, Debug)]
@@ -97,7 +97,7 @@ impl TextTransformer {
         // Each text as long as its pooled position needs: packed into one
         // sequence on the CPU (no work on padding), padded to the longest on
         // the GPU (regular shapes for its kernels) and under training.
-        let lens: Vec<usize> = match device == cpu() && !device.is_autodiff() {
+        let lens: Vec<usize> = match is_cpu_inference(&device) {
             true => pool.iter().map(|p| p + 1).collect(),
             false => vec![len; ids.len()],
         };

@@ -2,17 +2,18 @@
 //! learned positions, pre-LayerNorm, blocks, post-LayerNorm on the class token).
 
 use burn::module::{Module, Param};
-use burn::nn::{LayerNorm, Linear};
+use burn::nn::LayerNorm;
 use burn::tensor::Tensor;
 
 use super::attention::Mask;
+use super::dense::Dense;
 use super::encoder::Encoder;
 
 #[derive(Module, Debug)]
 pub struct VisionEmbeddings {
     /// The strided convolution without bias, stored as the equivalent matrix
     /// over flattened `(channel, row, column)` patches: one matmul, no conv.
-    pub patch_embedding: Linear,
+    pub patch_embedding: Dense,
     pub class_embedding: Param<Tensor<1>>,
     pub position_embedding: Param<Tensor<2>>,
     pub patch_size: usize,

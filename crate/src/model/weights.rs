@@ -14,30 +14,42 @@ use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 
 use super::Clip;
+use super::dense::Dense;
 use super::encoder::{Encoder, EncoderLayer, Mlp, SelfAttention};
 use super::text::{TextEmbeddings, TextTransformer};
 use super::vision::{VisionEmbeddings, VisionTransformer};
 use crate::config::{ClipConfig, EncoderConfig, TextConfig, VisionConfig};
+use crate::device::is_cpu_inference;
 use crate::error::{Error, Result};
+use crate::kernels::packed_matmul::PackedMatrix;
 use crate::rng::fnv1a;
 
-/// Reads a `model.safetensors` buffer; `file` names it in errors.
+/// Reads a `model.safetensors` buffer for inference; `file` names it in
+/// errors. On the CPU the linear layers come packed for our own matmul.
 pub fn load_clip(bytes: &[u8], file: &str, config: &ClipConfig, device: &Device) -> Result<Clip> {
-    load_clip_with_params(bytes, file, config, device).map(|(clip, _)| clip)
+    let pack = is_cpu_inference(device);
+    Store::new(read_file(bytes, file)?, file, device, pack)
+        .build(config)
+        .map(|(clip, _)| clip)
 }
 
-/// [`load_clip`], also returning where each parameter is stored in the file.
+/// [`load_clip`] with every weight a Burn parameter (none packed), also
+/// returning where each is stored in the file: a model to train or save.
 pub fn load_clip_with_params(
     bytes: &[u8],
     file: &str,
     config: &ClipConfig,
     device: &Device,
 ) -> Result<(Clip, StoredParams)> {
+    Store::new(read_file(bytes, file)?, file, device, false).build(config)
+}
+
+fn read_file<'a>(bytes: &'a [u8], file: &str) -> Result<Source<'a>> {
     let tensors = SafeTensors::deserialize(bytes).map_err(|e| Error::Weights {
         file: file.into(),
         message: format!("not a complete safetensors file ({e}); re-download it"),
     })?;
-    Store::new(Source::File(tensors), file, device).build(config)
+    Ok(Source::File(tensors))
 }
 
 /// Values of a tensor by its Hugging Face name and stored shape.
@@ -49,7 +61,7 @@ pub fn build_clip(
     values: ValuesByName,
     device: &Device,
 ) -> Result<(Clip, StoredParams)> {
-    Store::new(Source::Values(values), "initial weights", device).build(config)
+    Store::new(Source::Values(values), "initial weights", device, false).build(config)
 }
 
 /// How a parameter is stored in the Hugging Face file.
@@ -153,6 +165,8 @@ struct Store<'a> {
     source: Source<'a>,
     file: &'a str,
     device: &'a Device,
+    /// Linear layers packed for the CPU's matmul (not Burn parameters).
+    pack_linear: bool,
     params: RefCell<StoredParams>,
 }
 
@@ -165,11 +179,12 @@ struct Weights<'s, 'a> {
 }
 
 impl<'a> Store<'a> {
-    fn new(source: Source<'a>, file: &'a str, device: &'a Device) -> Self {
+    fn new(source: Source<'a>, file: &'a str, device: &'a Device, pack_linear: bool) -> Self {
         Self {
             source,
             file,
             device,
+            pack_linear,
             params: RefCell::new(Vec::new()),
         }
     }
@@ -292,32 +307,41 @@ impl<'s, 'a> Weights<'s, 'a> {
     }
 
     /// A torch weight whose `stored` shape flattens to `[d_out, d_in]` (an
-    /// `nn.Linear`'s `[out, in]`, or a conv kernel per output channel), as
-    /// the bias-free part of Burn's `Linear`: `[d_in, d_out]`.
-    fn linear_weight(
+    /// `nn.Linear`'s `[out, in]`, or a conv kernel per output channel), and
+    /// its bias when `bias` is set: packed for the CPU's matmul, or Burn's
+    /// `Linear` (`[d_in, d_out]`).
+    fn dense(
         &self,
         name: &str,
         stored: &[usize],
         d_in: usize,
         d_out: usize,
-    ) -> Result<Param<Tensor<2>>> {
-        let name = self.name(name);
-        let weight = transpose(&self.store.values(&name, stored)?, d_out, d_in);
+        bias: bool,
+    ) -> Result<Dense> {
+        let full_name = self.name(name);
+        let weight = self.store.values(&full_name, stored)?;
+        if self.store.pack_linear {
+            let bias = match bias {
+                true => Some(self.store.values(&self.name("bias"), &[d_out])?),
+                false => None,
+            };
+            return Ok(Dense::from_packed(PackedMatrix::from_out_in(
+                &weight, d_out, d_in, bias,
+            )));
+        }
+        let weight = transpose(&weight, d_out, d_in);
         let weight = Tensor::from_data(TensorData::new(weight, [d_in, d_out]), self.store.device);
-        Ok(Param::initialized(
-            self.store.record(&name, stored, true),
-            weight,
-        ))
-    }
-
-    /// A torch `nn.Linear` (`weight` is `[out, in]`) as Burn's `[in, out]`.
-    fn linear(&self, d_in: usize, d_out: usize, bias: bool) -> Result<Linear> {
-        let weight = self.linear_weight("weight", &[d_out, d_in], d_in, d_out)?;
+        let weight = Param::initialized(self.store.record(&full_name, stored, true), weight);
         let bias = match bias {
             true => Some(self.param("bias", [d_out])?),
             false => None,
         };
-        Ok(Linear { weight, bias })
+        Ok(Dense::from_linear(Linear { weight, bias }))
+    }
+
+    /// A torch `nn.Linear` (`weight` is `[out, in]`).
+    fn linear(&self, d_in: usize, d_out: usize, bias: bool) -> Result<Dense> {
+        self.dense("weight", &[d_out, d_in], d_in, d_out, bias)
     }
 
     fn layer_norm(&self, dim: usize, eps: f64) -> Result<LayerNorm> {
@@ -363,15 +387,13 @@ impl<'s, 'a> Weights<'s, 'a> {
             // The conv kernel [hidden, channels, p, p] flattened per output
             // channel is exactly the matrix over (channel, row, column)-ordered
             // patches.
-            let patch_embedding = Linear {
-                weight: w.linear_weight(
-                    "patch_embedding.weight",
-                    &[h, c.num_channels, p, p],
-                    patch_in,
-                    h,
-                )?,
-                bias: None,
-            };
+            let patch_embedding = w.dense(
+                "patch_embedding.weight",
+                &[h, c.num_channels, p, p],
+                patch_in,
+                h,
+                false,
+            )?;
             Ok(VisionEmbeddings {
                 patch_embedding,
                 class_embedding: w.param("class_embedding", [h])?,
