@@ -54,8 +54,8 @@ impl PackedMatrix {
         self.n
     }
 
-    /// `x · W + b` for `x` of `m` rows of `k`, as `m` rows of `n`.
-    pub fn apply(&self, x: &[f32]) -> Vec<f32> {
+    /// `then(x · W + b)` for `x` of `m` rows of `k`, as `m` rows of `n`.
+    pub fn apply(&self, x: &[f32], then: Then) -> Vec<f32> {
         assert_eq!(x.len() % self.k, 0, "x has rows of k");
         let m = x.len() / self.k;
         let mut out = vec![0.0; m * self.n];
@@ -66,7 +66,7 @@ impl PackedMatrix {
             // Each call writes only the columns of its own panels.
             let out = &out_ptr;
             for panel in panels {
-                self.panel(&x, m, panel, out.0);
+                self.panel(&x, m, panel, then, out.0);
             }
         };
         run_split(panel_count, m * self.k * self.n, run);
@@ -75,7 +75,7 @@ impl PackedMatrix {
 
     /// Columns `panel · width ..` of every row of the output; `x` as
     /// [`interleave_rows`] gives it.
-    fn panel(&self, x: &[f32], m: usize, panel: usize, out: *mut f32) {
+    fn panel(&self, x: &[f32], m: usize, panel: usize, then: Then, out: *mut f32) {
         let isa = Isa::detect();
         let (k, tile_rows) = (self.k, isa.tile_rows());
         let b = &self.panels[panel * k * self.width..(panel + 1) * k * self.width];
@@ -87,7 +87,10 @@ impl PackedMatrix {
                 x: &x[row0 * k..(row0 + tile_rows) * k],
                 k,
                 b,
+                next_b: self.panels[((panel + 1) * k * self.width).min(self.panels.len())..]
+                    .as_ptr(),
                 bias,
+                then,
                 out: out.wrapping_add(row0 * self.n + col0),
                 out_stride: self.n,
                 rows: tile_rows.min(m - row0),
@@ -118,12 +121,57 @@ struct Tile<'a> {
     x: &'a [f32],
     k: usize,
     b: &'a [f32],
+    /// The next panel, to prefetch while this one computes.
+    next_b: *const f32,
     bias: Option<&'a [f32]>,
+    then: Then,
     out: *mut f32,
     out_stride: usize,
     /// Rows to store (the rest are padding).
     rows: usize,
     cols: usize,
+}
+
+/// What the sums go through on their way out, while they are in cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Then {
+    Nothing,
+    /// `x · sigmoid(1.702 x)`, OpenAI CLIP's activation.
+    QuickGelu,
+}
+
+/// `e^x` for `x` in `[-87, 88]` (clamped there), within 3 ulp: `2^n · e^r`
+/// with `n` the nearest integer to `x / ln 2` and a degree-6 polynomial for
+/// `e^r`. Plain arithmetic the compiler vectorises, unlike a `libm` call.
+#[inline(always)]
+fn exp(x: f32) -> f32 {
+    const ROUND: f32 = 12_582_912.0; // 1.5 · 2^23: adding it rounds to an integer
+    const LN2_HIGH: f32 = 0.693_145_75;
+    const LN2_LOW: f32 = 1.428_606_8e-6;
+    let x = x.clamp(-87.0, 88.0);
+    let n = (x * std::f32::consts::LOG2_E + ROUND) - ROUND;
+    let r = x - n * LN2_HIGH - n * LN2_LOW;
+    let p = 1.0
+        + r * (1.0
+            + r * (1.0 / 2.0
+                + r * (1.0 / 6.0 + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0))))));
+    // SAFETY: `n` is an integer in [-126, 127] after the clamp.
+    let n: i32 = unsafe { n.to_int_unchecked() };
+    p * f32::from_bits(((n + 127) << 23) as u32)
+}
+
+impl Then {
+    #[inline(always)]
+    fn apply(self, values: &mut [f32]) {
+        match self {
+            Then::Nothing => {}
+            Then::QuickGelu => {
+                for v in values {
+                    *v /= 1.0 + exp(-1.702 * *v);
+                }
+            }
+        }
+    }
 }
 
 /// The instruction sets the tile kernel is compiled for.
@@ -202,9 +250,12 @@ trait Vector: Copy {
     unsafe fn load(values: *const f32) -> Self;
     /// `self + a · b`, fused where the instruction set has it.
     fn mul_add(self, a: Self, b: Self) -> Self;
-    fn add(self, other: Self) -> Self;
     /// Writes `LANES` floats at `out`.
     unsafe fn store(self, out: *mut f32);
+    /// Asks for the cache line at `at` ahead of its use, where there is an
+    /// instruction for that.
+    #[inline(always)]
+    fn prefetch(_at: *const f32) {}
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -232,12 +283,13 @@ mod x86 {
             Self(unsafe { _mm512_fmadd_ps(a.0, b.0, self.0) })
         }
         #[inline(always)]
-        fn add(self, other: Self) -> Self {
-            Self(unsafe { _mm512_add_ps(self.0, other.0) })
-        }
-        #[inline(always)]
         unsafe fn store(self, out: *mut f32) {
             unsafe { _mm512_storeu_ps(out, self.0) }
+        }
+        #[inline(always)]
+        fn prefetch(at: *const f32) {
+            // SAFETY: a prefetch never faults, whatever the address.
+            unsafe { _mm_prefetch::<_MM_HINT_T1>(at.cast()) }
         }
     }
 
@@ -261,12 +313,13 @@ mod x86 {
             Self(unsafe { _mm256_fmadd_ps(a.0, b.0, self.0) })
         }
         #[inline(always)]
-        fn add(self, other: Self) -> Self {
-            Self(unsafe { _mm256_add_ps(self.0, other.0) })
-        }
-        #[inline(always)]
         unsafe fn store(self, out: *mut f32) {
             unsafe { _mm256_storeu_ps(out, self.0) }
+        }
+        #[inline(always)]
+        fn prefetch(at: *const f32) {
+            // SAFETY: a prefetch never faults, whatever the address.
+            unsafe { _mm_prefetch::<_MM_HINT_T1>(at.cast()) }
         }
     }
 
@@ -303,10 +356,6 @@ impl Vector for Portable {
         Self(f32x4_add(self.0, f32x4_mul(a.0, b.0)))
     }
     #[inline(always)]
-    fn add(self, other: Self) -> Self {
-        Self(std::arch::wasm32::f32x4_add(self.0, other.0))
-    }
-    #[inline(always)]
     unsafe fn store(self, out: *mut f32) {
         unsafe { std::arch::wasm32::v128_store(out.cast(), self.0) }
     }
@@ -333,10 +382,6 @@ impl Vector for Portable {
         Self(std::array::from_fn(|i| self.0[i] + a.0[i] * b.0[i]))
     }
     #[inline(always)]
-    fn add(self, other: Self) -> Self {
-        Self(std::array::from_fn(|i| self.0[i] + other.0[i]))
-    }
-    #[inline(always)]
     unsafe fn store(self, out: *mut f32) {
         for (i, &value) in self.0.iter().enumerate() {
             unsafe { *out.add(i) = value };
@@ -355,12 +400,15 @@ fn tile_kernel<V: Vector, const R: usize>(tile: &Tile) {
     assert_eq!(tile.b.len(), k * width, "the panel holds k rows");
     let (mut a, mut b) = (tile.x.as_ptr(), tile.b.as_ptr());
     let mut acc = [[V::splat(0.0); 2]; R];
-    for _ in 0..k {
+    for step in 0..k {
         // SAFETY: k steps of R and of `width` stay inside `x` and the panel
         // (asserted above). (`wrapping_add`: `add`'s own checks, on in
         // debug builds, would cost more than the products here.)
         unsafe {
             let (b0, b1) = (V::load(b), V::load(b.wrapping_add(V::LANES)));
+            let ahead = tile.next_b.wrapping_add(step * width);
+            V::prefetch(ahead);
+            V::prefetch(ahead.wrapping_add(V::LANES));
             for (r, acc) in acc.iter_mut().enumerate() {
                 let a = V::splat(*a.wrapping_add(r));
                 acc[0] = acc[0].mul_add(a, b0);
@@ -370,25 +418,24 @@ fn tile_kernel<V: Vector, const R: usize>(tile: &Tile) {
             b = b.wrapping_add(width);
         }
     }
-    let zero = [0.0; 64];
-    let bias = tile.bias.unwrap_or(&zero[..tile.cols]);
     for (r, acc) in acc.iter().enumerate().take(tile.rows) {
+        let mut values = [0.0f32; 64];
+        for (half, acc) in acc.iter().enumerate() {
+            // SAFETY: `values` holds both halves (a panel is at most 64 wide).
+            unsafe { acc.store(values.as_mut_ptr().add(half * V::LANES)) };
+        }
+        let values = &mut values[..tile.cols];
+        if let Some(bias) = tile.bias {
+            for (v, b) in values.iter_mut().zip(bias) {
+                *v += b;
+            }
+        }
+        tile.then.apply(values);
         // SAFETY: row `r` of this tile inside the output, whose columns no
-        // other thread writes; full vectors only where the panel is whole.
-        let out = unsafe { tile.out.add(r * tile.out_stride) };
-        if tile.cols == width {
-            for (half, acc) in acc.iter().enumerate() {
-                let at = half * V::LANES;
-                unsafe { acc.add(V::load(bias[at..].as_ptr())).store(out.add(at)) };
-            }
-        } else {
-            let mut values = [0.0f32; 64];
-            for (half, acc) in acc.iter().enumerate() {
-                unsafe { acc.store(values.as_mut_ptr().add(half * V::LANES)) };
-            }
-            for j in 0..tile.cols {
-                unsafe { *out.add(j) = values[j] + bias[j] };
-            }
+        // other thread writes.
+        unsafe {
+            let out = tile.out.add(r * tile.out_stride);
+            std::ptr::copy_nonoverlapping(values.as_ptr(), out, values.len());
         }
     }
 }
@@ -445,6 +492,39 @@ mod tests {
         out.into_iter().map(|v| v as f32).collect()
     }
 
+    #[test]
+    fn exp_is_within_three_ulp() {
+        for i in -8700..=8800 {
+            let x = i as f32 / 100.0;
+            let (got, want) = (exp(x), (x as f64).exp());
+            let ulp = (want as f32).to_bits().abs_diff(got.to_bits());
+            assert!(ulp <= 3, "exp({x}) = {got}, want {want}");
+        }
+        assert_eq!(exp(-1e30), exp(-87.0));
+        assert!(exp(1e30).is_finite());
+    }
+
+    #[test]
+    fn quick_gelu_follows_the_product() {
+        let (m, k, n) = (9, 40, 70);
+        let x: Vec<f32> = (0..m * k)
+            .map(|i| ((i * 37 % 101) as f32 - 50.0) / 25.0)
+            .collect();
+        let w: Vec<f32> = (0..n * k)
+            .map(|i| ((i * 53 % 97) as f32 - 48.0) / 60.0)
+            .collect();
+        let bias: Vec<f32> = (0..n).map(|i| i as f32 / 35.0 - 1.0).collect();
+        let packed = PackedMatrix::from_out_in(&w, n, k, Some(bias.clone()));
+        let got = packed.apply(&x, Then::QuickGelu);
+        for (g, h) in got.iter().zip(reference(&x, &w, &bias, m, k, n)) {
+            let want = h as f64 / (1.0 + (-1.702 * h as f64).exp());
+            assert!(
+                (*g as f64 - want).abs() <= 1e-5 * (1.0 + want.abs()),
+                "{g} vs {want}"
+            );
+        }
+    }
+
     /// Odd sizes: partial row tiles and a partial last panel.
     #[test]
     fn matches_a_plain_product() {
@@ -455,7 +535,7 @@ mod tests {
             let w: Vec<f32> = (0..n * k).map(|i| value(i, 2)).collect();
             let bias: Vec<f32> = (0..n).map(|i| value(i, 3)).collect();
             let packed = PackedMatrix::from_out_in(&w, n, k, Some(bias.clone()));
-            let got = packed.apply(&x);
+            let got = packed.apply(&x, Then::Nothing);
             let want = reference(&x, &w, &bias, m, k, n);
             for (g, w) in got.iter().zip(&want) {
                 assert!(

@@ -4,9 +4,11 @@ use std::sync::Arc;
 
 use burn::module::Module;
 use burn::nn::Linear;
+use burn::tensor::activation::{gelu, sigmoid};
 use burn::tensor::{Tensor, TensorData};
 
-use crate::kernels::packed_matmul::PackedMatrix;
+use crate::config::Activation;
+use crate::kernels::packed_matmul::{PackedMatrix, Then};
 
 /// Burn's `Linear` on the GPU and in training; for inference on the CPU, the
 /// weights packed once for [`PackedMatrix`], which is several times faster
@@ -35,8 +37,28 @@ impl Dense {
 
     /// `x`: `[.., inputs]` to `[.., outputs]`.
     pub fn forward<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
+        self.forward_then(x, Then::Nothing)
+    }
+
+    /// [`Dense::forward`] then `activation`, which the packed matmul applies
+    /// to each tile as it leaves the registers.
+    pub fn forward_activated<const D: usize>(
+        &self,
+        x: Tensor<D>,
+        activation: Activation,
+    ) -> Tensor<D> {
+        match (activation, &self.packed) {
+            (Activation::QuickGelu, Some(_)) => self.forward_then(x, Then::QuickGelu),
+            _ => activation.forward(self.forward(x)),
+        }
+    }
+
+    fn forward_then<const D: usize>(&self, x: Tensor<D>, then: Then) -> Tensor<D> {
         match (&self.linear, &self.packed) {
-            (Some(linear), _) => linear.forward(x),
+            (Some(linear), _) => {
+                assert_eq!(then, Then::Nothing, "only the packed path fuses");
+                linear.forward(x)
+            }
             (None, Some(packed)) => {
                 let device = x.device();
                 let mut dims = x.dims();
@@ -45,9 +67,19 @@ impl Dense {
                     .try_into_vec::<f32>()
                     .expect("the CPU computes in f32");
                 dims[D - 1] = packed.outputs();
-                Tensor::from_data(TensorData::new(packed.apply(&values), dims), &device)
+                Tensor::from_data(TensorData::new(packed.apply(&values, then), dims), &device)
             }
             (None, None) => unreachable!("both constructors give weights"),
+        }
+    }
+}
+
+impl Activation {
+    /// The activation with Burn's ops (any device, and with gradients).
+    pub fn forward<const D: usize>(self, h: Tensor<D>) -> Tensor<D> {
+        match self {
+            Activation::QuickGelu => h.clone() * sigmoid(h.mul_scalar(1.702)),
+            Activation::Gelu => gelu(h),
         }
     }
 }

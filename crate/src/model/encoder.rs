@@ -3,7 +3,6 @@
 use burn::module::Module;
 use burn::nn::LayerNorm;
 use burn::tensor::Tensor;
-use burn::tensor::activation::{gelu, sigmoid};
 
 use super::attention::{Mask, scaled_dot_product_attention};
 use super::dense::Dense;
@@ -42,11 +41,7 @@ pub struct Mlp {
 
 impl Mlp {
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let h = self.fc1.forward(x);
-        let h = match self.activation {
-            Activation::QuickGelu => h.clone() * sigmoid(h.mul_scalar(1.702)),
-            Activation::Gelu => gelu(h),
-        };
+        let h = self.fc1.forward_activated(x, self.activation);
         self.fc2.forward(h)
     }
 }
