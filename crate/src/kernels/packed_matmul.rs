@@ -16,6 +16,8 @@
 pub struct PackedMatrix {
     k: usize,
     n: usize,
+    /// The kernel the panels are laid out for.
+    isa: Isa,
     width: usize,
     panels: Vec<f32>,
     bias: Option<Vec<f32>>,
@@ -25,9 +27,13 @@ impl PackedMatrix {
     /// Packs a torch `nn.Linear`'s weight, stored `[n, k]` (out, in), and its
     /// bias of `n`.
     pub fn from_out_in(weight: &[f32], n: usize, k: usize, bias: Option<Vec<f32>>) -> Self {
+        Self::for_isa(Isa::detect(), weight, n, k, bias)
+    }
+
+    fn for_isa(isa: Isa, weight: &[f32], n: usize, k: usize, bias: Option<Vec<f32>>) -> Self {
         assert_eq!(weight.len(), n * k, "weight is [n, k]");
         assert!(bias.as_ref().is_none_or(|b| b.len() == n), "bias is [n]");
-        let width = Isa::detect().panel_width();
+        let width = isa.panel_width();
         let panel_count = n.div_ceil(width);
         let mut panels = vec![0.0; panel_count * k * width];
         for (col, row) in weight.chunks_exact(k).enumerate() {
@@ -40,6 +46,7 @@ impl PackedMatrix {
         Self {
             k,
             n,
+            isa,
             width,
             panels,
             bias,
@@ -59,7 +66,7 @@ impl PackedMatrix {
         assert_eq!(x.len() % self.k, 0, "x has rows of k");
         let m = x.len() / self.k;
         let mut out = vec![0.0; m * self.n];
-        let x = interleave_rows(x, self.k, Isa::detect().tile_rows());
+        let x = interleave_rows(x, self.k, self.isa.tile_rows());
         let panel_count = self.n.div_ceil(self.width);
         let out_ptr = SharedOut(out.as_mut_ptr());
         let run = |panels: std::ops::Range<usize>| {
@@ -76,7 +83,7 @@ impl PackedMatrix {
     /// Columns `panel · width ..` of every row of the output; `x` as
     /// [`interleave_rows`] gives it.
     fn panel(&self, x: &[f32], m: usize, panel: usize, then: Then, out: *mut f32) {
-        let isa = Isa::detect();
+        let isa = self.isa;
         let (k, tile_rows) = (self.k, isa.tile_rows());
         let b = &self.panels[panel * k * self.width..(panel + 1) * k * self.width];
         let col0 = panel * self.width;
@@ -205,27 +212,27 @@ impl Isa {
         Isa::Portable
     }
 
-    /// Rows of `x` a tile computes: as many as keep its sums, a panel row
-    /// and the row pointers in registers (8 measured best on AVX-512's 32
-    /// registers; 6 fills AVX2's and SSE's 16).
+    /// Rows of `x` a tile computes.
     fn tile_rows(self) -> usize {
-        match self {
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => 8,
-            #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => 6,
-            Isa::Portable => 6,
-        }
+        self.tile().0
     }
 
-    /// Two vector registers of output columns per row.
+    /// Output columns per panel.
     fn panel_width(self) -> usize {
-        2 * match self {
+        self.tile().1
+    }
+
+    /// A tile's rows and columns: as many sums as the registers hold beside
+    /// a panel row and a broadcast value, shaped by measurement: 8 rows × 2
+    /// vectors on AVX-512's 32 registers, 6 × 2 on AVX2's 16, PORTABLE_TILE
+    /// in the browser.
+    fn tile(self) -> (usize, usize) {
+        match self {
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => x86::Avx512::LANES,
+            Isa::Avx512 => (8, 2 * x86::Avx512::LANES),
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => x86::Avx2::LANES,
-            Isa::Portable => Portable::LANES,
+            Isa::Avx2 => (6, 2 * x86::Avx2::LANES),
+            Isa::Portable => (PORTABLE_TILE.0, PORTABLE_TILE.1 * Portable::LANES),
         }
     }
 
@@ -236,16 +243,26 @@ impl Isa {
             Isa::Avx512 => unsafe { x86::tile_avx512(tile) },
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => unsafe { x86::tile_avx2(tile) },
-            Isa::Portable => tile_kernel::<Portable, 6>(tile),
+            Isa::Portable => {
+                tile_kernel::<Portable, { PORTABLE_TILE.0 }, { PORTABLE_TILE.1 }>(tile)
+            }
         }
     }
 }
+
+/// Rows, and vectors per row, of the portable tile.
+const PORTABLE_TILE: (usize, usize) = (4, 3);
 
 /// The few vector operations the tile kernel needs, on one register type.
 trait Vector: Copy {
     const LANES: usize;
     /// `[x; LANES]`.
     fn splat(x: f32) -> Self;
+    /// `[*at; LANES]`.
+    #[inline(always)]
+    unsafe fn load_splat(at: *const f32) -> Self {
+        Self::splat(unsafe { *at })
+    }
     /// Reads `LANES` floats at `values`.
     unsafe fn load(values: *const f32) -> Self;
     /// `self + a · b`, fused where the instruction set has it.
@@ -325,12 +342,12 @@ mod x86 {
 
     #[target_feature(enable = "avx512f,fma")]
     pub unsafe fn tile_avx512(tile: &Tile) {
-        tile_kernel::<Avx512, 8>(tile)
+        tile_kernel::<Avx512, 8, 2>(tile)
     }
 
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn tile_avx2(tile: &Tile) {
-        tile_kernel::<Avx2, 6>(tile)
+        tile_kernel::<Avx2, 6, 2>(tile)
     }
 }
 
@@ -349,6 +366,10 @@ impl Vector for Portable {
     #[inline(always)]
     unsafe fn load(values: *const f32) -> Self {
         Self(unsafe { std::arch::wasm32::v128_load(values.cast()) })
+    }
+    #[inline(always)]
+    unsafe fn load_splat(at: *const f32) -> Self {
+        Self(unsafe { std::arch::wasm32::v128_load32_splat(at.cast()) })
     }
     #[inline(always)]
     fn mul_add(self, a: Self, b: Self) -> Self {
@@ -389,30 +410,32 @@ impl Vector for Portable {
     }
 }
 
-/// Accumulates `R` rows × two vectors of outputs in registers over all of
+/// Accumulates `R` rows × `N` vectors of outputs in registers over all of
 /// `k`. (Slicing `k` to keep the panel in L1 measured slower here: the
 /// prefetcher streams a panel well.)
 #[inline(always)]
-fn tile_kernel<V: Vector, const R: usize>(tile: &Tile) {
+fn tile_kernel<V: Vector, const R: usize, const N: usize>(tile: &Tile) {
     let k = tile.k;
-    let width = 2 * V::LANES;
+    let width = N * V::LANES;
     assert_eq!(tile.x.len(), k * R, "the tile's rows, interleaved");
     assert_eq!(tile.b.len(), k * width, "the panel holds k rows");
     let (mut a, mut b) = (tile.x.as_ptr(), tile.b.as_ptr());
-    let mut acc = [[V::splat(0.0); 2]; R];
+    let mut acc = [[V::splat(0.0); N]; R];
     for step in 0..k {
         // SAFETY: k steps of R and of `width` stay inside `x` and the panel
         // (asserted above). (`wrapping_add`: `add`'s own checks, on in
         // debug builds, would cost more than the products here.)
         unsafe {
-            let (b0, b1) = (V::load(b), V::load(b.wrapping_add(V::LANES)));
+            let row: [V; N] = std::array::from_fn(|j| V::load(b.wrapping_add(j * V::LANES)));
             let ahead = tile.next_b.wrapping_add(step * width);
-            V::prefetch(ahead);
-            V::prefetch(ahead.wrapping_add(V::LANES));
+            for j in 0..N {
+                V::prefetch(ahead.wrapping_add(j * V::LANES));
+            }
             for (r, acc) in acc.iter_mut().enumerate() {
-                let a = V::splat(*a.wrapping_add(r));
-                acc[0] = acc[0].mul_add(a, b0);
-                acc[1] = acc[1].mul_add(a, b1);
+                let a = V::load_splat(a.wrapping_add(r));
+                for j in 0..N {
+                    acc[j] = acc[j].mul_add(a, row[j]);
+                }
             }
             a = a.wrapping_add(R);
             b = b.wrapping_add(width);
@@ -420,9 +443,9 @@ fn tile_kernel<V: Vector, const R: usize>(tile: &Tile) {
     }
     for (r, acc) in acc.iter().enumerate().take(tile.rows) {
         let mut values = [0.0f32; 64];
-        for (half, acc) in acc.iter().enumerate() {
-            // SAFETY: `values` holds both halves (a panel is at most 64 wide).
-            unsafe { acc.store(values.as_mut_ptr().add(half * V::LANES)) };
+        for (j, acc) in acc.iter().enumerate() {
+            // SAFETY: `values` holds the row (a panel is at most 64 wide).
+            unsafe { acc.store(values.as_mut_ptr().add(j * V::LANES)) };
         }
         let values = &mut values[..tile.cols];
         if let Some(bias) = tile.bias {
@@ -492,6 +515,21 @@ mod tests {
         out.into_iter().map(|v| v as f32).collect()
     }
 
+    /// Every kernel this CPU can run, the portable one included.
+    fn available() -> Vec<Isa> {
+        let mut isas = vec![Isa::Portable];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                isas.push(Isa::Avx2);
+            }
+            if is_x86_feature_detected!("avx512f") {
+                isas.push(Isa::Avx512);
+            }
+        }
+        isas
+    }
+
     #[test]
     fn exp_is_within_three_ulp() {
         for i in -8700..=8800 {
@@ -534,14 +572,14 @@ mod tests {
             let x: Vec<f32> = (0..m * k).map(|i| value(i, 1)).collect();
             let w: Vec<f32> = (0..n * k).map(|i| value(i, 2)).collect();
             let bias: Vec<f32> = (0..n).map(|i| value(i, 3)).collect();
-            let packed = PackedMatrix::from_out_in(&w, n, k, Some(bias.clone()));
-            let got = packed.apply(&x, Then::Nothing);
             let want = reference(&x, &w, &bias, m, k, n);
-            for (g, w) in got.iter().zip(&want) {
-                assert!(
-                    (g - w).abs() <= 1e-4 * (1.0 + w.abs()),
-                    "{m}x{k}x{n}: {g} vs {w}"
-                );
+            for isa in available() {
+                let packed = PackedMatrix::for_isa(isa, &w, n, k, Some(bias.clone()));
+                let got = packed.apply(&x, Then::Nothing);
+                for (g, w) in got.iter().zip(&want) {
+                    let close = (g - w).abs() <= 1e-4 * (1.0 + w.abs());
+                    assert!(close, "{isa:?} {m}x{k}x{n}: {g} vs {w}");
+                }
             }
         }
     }
