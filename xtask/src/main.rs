@@ -5,8 +5,9 @@
 //!   tests) and runs every test: the Rust tests, then the page's in headless
 //!   Chromium.
 //! - `test-web`: the browser tests alone.
-//! - `bench [REPEATS]`: times webclip's encoders on the CPU beside PyTorch and
-//!   onnxruntime on the same random ViT-B/32-shaped model, and prints ratios.
+//! - `bench [REPEATS] [ROUNDS]`: times webclip's encoders on the CPU beside
+//!   PyTorch and onnxruntime on the same random ViT-B/32-shaped model, in
+//!   alternating rounds (3), and prints ratios.
 //! - `bench-web [--quick] [--cpu-only] [--profile]`: webclip beside
 //!   transformers.js in one headless Chromium, on the CPU and WebGPU
 //!   (`--quick`: a small model; `--profile`: where webclip's time goes).
@@ -23,7 +24,10 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("test") => test(&args[1..]),
         Some("test-web") => install_system_packages().and_then(|()| web::test_browser()),
-        Some("bench") => bench(args.get(1).map_or("10", String::as_str)),
+        Some("bench") => match args.get(2).map_or(Ok(3), |r| r.parse()) {
+            Ok(rounds) => bench(args.get(1).map_or("10", String::as_str), rounds),
+            Err(_) => Err("ROUNDS must be a number".into()),
+        },
         Some("bench-web") => {
             install_system_packages().and_then(|()| web::bench_browser(&args[1..]))
         }
@@ -34,7 +38,7 @@ fn main() -> ExitCode {
         },
         _ => {
             eprintln!(
-                "usage: cargo xtask test [cargo test args] | test-web | bench [REPEATS] | bench-web [--quick] [--cpu-only] [--profile] | dist | serve [PORT]"
+                "usage: cargo xtask test [cargo test args] | test-web | bench [REPEATS] [ROUNDS] | bench-web [--quick] [--cpu-only] [--profile] | dist | serve [PORT]"
             );
             return ExitCode::from(2);
         }
@@ -177,7 +181,10 @@ fn bench_model(name: &str, shape: &str) -> Result<std::path::PathBuf, String> {
     Ok(dir)
 }
 
-fn bench(repeats: &str) -> Result<(), String> {
+/// webclip's CPU encoders beside PyTorch and onnxruntime, in `rounds` that
+/// alternate the systems (a shared machine's speed drifts over minutes), each
+/// system's medians then the median over rounds.
+fn bench(repeats: &str, rounds: usize) -> Result<(), String> {
     std::env::set_current_dir(root()).map_err(|e| e.to_string())?;
     // Absolute paths: cargo runs benchmarks from the package's own folder.
     let at_root = |path: &str| root().join(path).display().to_string();
@@ -186,53 +193,61 @@ fn bench(repeats: &str) -> Result<(), String> {
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .to_string();
-    let ours = json_of(
-        cargo()
-            .args([
-                "bench",
-                "--profile",
-                "dev",
-                "-p",
-                "webclip",
-                "--bench",
-                "encode",
-                "--",
-            ])
-            .args([model.as_str(), at_root(BENCH_IMAGE).as_str(), repeats]),
-    )?;
-    let peers = json_of(Command::new(&python).args([
-        &format!("{FIXTURES}/bench_peers.py"),
-        "--model",
-        &model,
-        "--threads",
-        &threads,
-        "--repeats",
-        repeats,
-    ]))?;
+    let mut results: Vec<(serde_json::Value, serde_json::Value)> = Vec::new();
+    for round in 1..=rounds {
+        eprintln!("bench: round {round} of {rounds}");
+        let ours = json_of(
+            cargo()
+                .args(["bench", "--profile", "dev", "-p", "webclip"])
+                .args(["--bench", "encode", "--"])
+                .args([model.as_str(), at_root(BENCH_IMAGE).as_str(), repeats]),
+        )?;
+        let peers = json_of(Command::new(&python).args([
+            &format!("{FIXTURES}/bench_peers.py"),
+            "--model",
+            &model,
+            "--threads",
+            &threads,
+            "--repeats",
+            repeats,
+        ]))?;
+        results.push((ours, peers));
+    }
     println!(
-        "one 224x224 image and 8 prompts, CPU, {threads} threads, median of {repeats} (ms; ratio = peer / webclip, >1 means webclip is faster)"
+        "one 224x224 image and 8 prompts, CPU, {threads} threads; ms, median over {rounds} alternating rounds of medians of {repeats}; ratio = webclip / peer (below 1: webclip is faster)"
     );
-    let ms = |v: &serde_json::Value, runtime: &str, key: &str| v[runtime][key].as_f64();
+    let median = |mut values: Vec<f64>| -> Option<f64> {
+        values.sort_by(f64::total_cmp);
+        values.get(values.len() / 2).copied()
+    };
+    let over_rounds = |pick: &dyn Fn(&(serde_json::Value, serde_json::Value)) -> Option<f64>| {
+        median(results.iter().filter_map(pick).collect())
+    };
     for key in ["image_ms", "text8_ms"] {
-        let mine = ms(&ours, "webclip", key).ok_or("webclip's result is incomplete")?;
-        let mut line = format!("{key:>16}: webclip {mine:9.1}");
+        let mine = over_rounds(&|(ours, _)| ours["webclip"][key].as_f64())
+            .ok_or("webclip's result is incomplete")?;
+        let mut line = format!("{key:>9}: webclip {mine:7.1}");
         for peer in ["torch", "onnxruntime"] {
             for peer_key in [key.to_string(), key.replace("_ms", "_longest_ms")] {
-                if let Some(theirs) = ms(&peers, peer, &peer_key) {
-                    let padded = if peer_key.contains("longest") {
-                        " (padded to longest)"
-                    } else {
-                        ""
+                if let Some(theirs) = over_rounds(&|(_, peers)| peers[peer][&peer_key].as_f64()) {
+                    let padded = match peer_key.contains("longest") {
+                        true => " (padded to longest)",
+                        false => "",
                     };
                     line.push_str(&format!(
-                        " | {peer}{padded} {theirs:9.1} ({:.2}x)",
-                        theirs / mine
+                        " | {peer}{padded} {theirs:7.1} ({:.2})",
+                        mine / theirs
                     ));
                 }
             }
         }
         println!("{line}");
     }
-    println!("webclip: {ours}\npeers: {peers}");
+    for (round, (ours, peers)) in results.iter().enumerate() {
+        println!(
+            "round {}: webclip: {ours}\n         peers: {peers}",
+            round + 1
+        );
+    }
     Ok(())
 }

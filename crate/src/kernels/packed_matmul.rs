@@ -65,7 +65,8 @@ impl PackedMatrix {
     pub fn apply(&self, x: &[f32], then: Then) -> Vec<f32> {
         assert_eq!(x.len() % self.k, 0, "x has rows of k");
         let m = x.len() / self.k;
-        let mut out = vec![0.0; m * self.n];
+        // Every value is written once by its tile: no need to zero it first.
+        let mut out = Vec::with_capacity(m * self.n);
         let x = interleave_rows(x, self.k, self.isa.tile_rows());
         let panel_count = self.n.div_ceil(self.width);
         let out_ptr = SharedOut(out.as_mut_ptr());
@@ -77,6 +78,8 @@ impl PackedMatrix {
             }
         };
         run_split(panel_count, m * self.k * self.n, run);
+        // SAFETY: the tiles of all panels cover every row and column.
+        unsafe { out.set_len(m * self.n) };
         out
     }
 
@@ -89,13 +92,18 @@ impl PackedMatrix {
         let col0 = panel * self.width;
         let cols = self.width.min(self.n - col0);
         let bias = self.bias.as_ref().map(|bias| &bias[col0..col0 + cols]);
-        for row0 in (0..m).step_by(tile_rows) {
+        // The next panel is fetched while this one computes, each row tile
+        // asking for its own share, spread over its steps: one burst would
+        // overrun the memory's queue.
+        let next = self.panels[((panel + 1) * k * self.width).min(self.panels.len())..].as_ptr();
+        let share = (k * self.width).div_ceil(m.div_ceil(tile_rows));
+        for (t, row0) in (0..m).step_by(tile_rows).enumerate() {
             let tile = Tile {
                 x: &x[row0 * k..(row0 + tile_rows) * k],
                 k,
                 b,
-                next_b: self.panels[((panel + 1) * k * self.width).min(self.panels.len())..]
-                    .as_ptr(),
+                prefetch: next.wrapping_add(t * share),
+                prefetch_rate: (share << 16) / k,
                 bias,
                 then,
                 out: out.wrapping_add(row0 * self.n + col0),
@@ -128,8 +136,10 @@ struct Tile<'a> {
     x: &'a [f32],
     k: usize,
     b: &'a [f32],
-    /// The next panel, to prefetch while this one computes.
-    next_b: *const f32,
+    /// This tile's share of the next panel, and how far into it to prefetch
+    /// per step (floats, 16.16 fixed point).
+    prefetch: *const f32,
+    prefetch_rate: usize,
     bias: Option<&'a [f32]>,
     then: Then,
     out: *mut f32,
@@ -427,10 +437,10 @@ fn tile_kernel<V: Vector, const R: usize, const N: usize>(tile: &Tile) {
         // debug builds, would cost more than the products here.)
         unsafe {
             let row: [V; N] = std::array::from_fn(|j| V::load(b.wrapping_add(j * V::LANES)));
-            let ahead = tile.next_b.wrapping_add(step * width);
-            for j in 0..N {
-                V::prefetch(ahead.wrapping_add(j * V::LANES));
-            }
+            V::prefetch(
+                tile.prefetch
+                    .wrapping_add((step * tile.prefetch_rate) >> 16),
+            );
             for (r, acc) in acc.iter_mut().enumerate() {
                 let a = V::load_splat(a.wrapping_add(r));
                 for j in 0..N {
