@@ -63,24 +63,48 @@ impl PackedMatrix {
 
     /// `then(x · W + b)` for `x` of `m` rows of `k`, as `m` rows of `n`.
     pub fn apply(&self, x: &[f32], then: Then) -> Vec<f32> {
-        assert_eq!(x.len() % self.k, 0, "x has rows of k");
-        let m = x.len() / self.k;
+        let [out] = Self::apply_each([self], x, then);
+        out
+    }
+
+    /// [`PackedMatrix::apply`] for several matrices of the same inputs and
+    /// kernel (a layer's queries, keys and values) in one pass: `x` is
+    /// rearranged once and the threads meet once.
+    pub fn apply_each<const N: usize>(
+        matrices: [&Self; N],
+        x: &[f32],
+        then: Then,
+    ) -> [Vec<f32>; N] {
+        let (k, isa) = (matrices[0].k, matrices[0].isa);
+        assert!(
+            matrices.iter().all(|p| p.k == k && p.isa == isa),
+            "same inputs and kernel"
+        );
+        assert_eq!(x.len() % k, 0, "x has rows of k");
+        let m = x.len() / k;
+        let x = interleave_rows(x, k, isa.tile_rows());
         // Every value is written once by its tile: no need to zero it first.
-        let mut out = Vec::with_capacity(m * self.n);
-        let x = interleave_rows(x, self.k, self.isa.tile_rows());
-        let panel_count = self.n.div_ceil(self.width);
-        let out_ptr = SharedOut(out.as_mut_ptr());
-        let run = |panels: std::ops::Range<usize>| {
+        let mut outs = matrices.map(|p| Vec::<f32>::with_capacity(m * p.n));
+        let out_ptrs: Vec<SharedOut> = outs.iter_mut().map(|o| SharedOut(o.as_mut_ptr())).collect();
+        // The panels of all matrices, numbered one after the other.
+        let panels: Vec<(usize, usize)> = matrices
+            .iter()
+            .enumerate()
+            .flat_map(|(i, p)| (0..p.n.div_ceil(p.width)).map(move |panel| (i, panel)))
+            .collect();
+        let run = |range: std::ops::Range<usize>| {
             // Each call writes only the columns of its own panels.
-            let out = &out_ptr;
-            for panel in panels {
-                self.panel(&x, m, panel, then, out.0);
+            for &(i, panel) in &panels[range] {
+                matrices[i].panel(&x, m, panel, then, out_ptrs[i].0);
             }
         };
-        run_split(panel_count, m * self.k * self.n, run);
-        // SAFETY: the tiles of all panels cover every row and column.
-        unsafe { out.set_len(m * self.n) };
-        out
+        let flops = matrices.iter().map(|p| m * k * p.n).sum();
+        run_split(panels.len(), flops, run);
+        for (out, p) in outs.iter_mut().zip(matrices) {
+            // SAFETY: the tiles of all panels cover every row and column.
+            unsafe { out.set_len(m * p.n) };
+        }
+        outs
     }
 
     /// Columns `panel · width ..` of every row of the output; `x` as

@@ -60,18 +60,54 @@ impl Dense {
                 linear.forward(x)
             }
             (None, Some(packed)) => {
-                let device = x.device();
-                let mut dims = x.dims();
-                let values = x
-                    .into_data()
-                    .try_into_vec::<f32>()
-                    .expect("the CPU computes in f32");
-                dims[D - 1] = packed.outputs();
-                Tensor::from_data(TensorData::new(packed.apply(&values, then), dims), &device)
+                let [y] = packed_forward([packed], x, then);
+                y
             }
             (None, None) => unreachable!("both constructors give weights"),
         }
     }
+
+    /// [`Dense::forward`] of several layers on the same `x` (a layer's
+    /// queries, keys and values): one pass of the packed matmul when all
+    /// are packed.
+    pub fn forward_each<const N: usize, const D: usize>(
+        layers: [&Dense; N],
+        x: Tensor<D>,
+    ) -> [Tensor<D>; N] {
+        match layers
+            .iter()
+            .map(|l| l.packed.as_deref())
+            .collect::<Option<Vec<_>>>()
+        {
+            Some(packed) => {
+                let packed: [&PackedMatrix; N] = packed.try_into().expect("N layers");
+                packed_forward(packed, x, Then::Nothing)
+            }
+            None => layers.map(|layer| layer.forward(x.clone())),
+        }
+    }
+}
+
+/// The packed matmul on a CPU tensor's values.
+fn packed_forward<const N: usize, const D: usize>(
+    packed: [&PackedMatrix; N],
+    x: Tensor<D>,
+    then: Then,
+) -> [Tensor<D>; N] {
+    let device = x.device();
+    let dims = x.dims();
+    let values = x
+        .into_data()
+        .try_into_vec::<f32>()
+        .expect("the CPU computes in f32");
+    let outs = PackedMatrix::apply_each(packed, &values, then);
+    let mut i = 0;
+    outs.map(|out| {
+        let mut dims = dims;
+        dims[D - 1] = packed[i].outputs();
+        i += 1;
+        Tensor::from_data(TensorData::new(out, dims), &device)
+    })
 }
 
 impl Activation {

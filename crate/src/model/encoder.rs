@@ -23,9 +23,8 @@ impl SelfAttention {
         let [batch, tokens, hidden] = x.dims();
         let heads =
             |t: Tensor<3>| t.reshape([batch, tokens, self.num_heads, hidden / self.num_heads]);
-        let q = heads(self.q_proj.forward(x.clone()));
-        let k = heads(self.k_proj.forward(x.clone()));
-        let v = heads(self.v_proj.forward(x));
+        let [q, k, v] = Dense::forward_each([&self.q_proj, &self.k_proj, &self.v_proj], x);
+        let (q, k, v) = (heads(q), heads(k), heads(v));
         let context = scaled_dot_product_attention(q, k, v, mask).reshape([batch, tokens, hidden]);
         self.out_proj.forward(context)
     }
