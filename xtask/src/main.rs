@@ -31,7 +31,7 @@ fn main() -> ExitCode {
         Some("bench-web") => {
             install_system_packages().and_then(|()| web::bench_browser(&args[1..]))
         }
-        Some("dist") => web::dist().map(|_| ()),
+        Some("dist") => web::dist(false).map(|_| ()),
         Some("serve") => match args.get(1).map_or(Ok(8000), |p| p.parse()) {
             Ok(port) => web::serve(port),
             Err(_) => Err("the port must be a number".into()),

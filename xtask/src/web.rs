@@ -44,7 +44,9 @@ fn copy_dir(from: &Path, to: &Path) -> Result<(), String> {
 
 /// Builds the wasm module (release-sized `web` profile), generates its
 /// JavaScript bindings and copies the page: everything a static host needs.
-pub fn dist() -> Result<PathBuf, String> {
+/// Function names stay in the module only with `keep_names` (for profiles):
+/// they are over a sixth of the download.
+pub fn dist(keep_names: bool) -> Result<PathBuf, String> {
     ensure_wasm_target()?;
     run(cargo().current_dir(root()).args([
         "rustc",
@@ -67,6 +69,7 @@ pub fn dist() -> Result<PathBuf, String> {
         .input_path(&wasm)
         .web(true)
         .map_err(|e| e.to_string())?
+        .remove_name_section(!keep_names)
         .typescript(true)
         .out_name(MODULE)
         .generate(dist.join("pkg"))
@@ -77,7 +80,7 @@ pub fn dist() -> Result<PathBuf, String> {
 
 /// `dist`, then serves it on localhost.
 pub fn serve(port: u16) -> Result<(), String> {
-    let dist = dist()?;
+    let dist = dist(false)?;
     let listener =
         TcpListener::bind(("127.0.0.1", port)).map_err(|e| format!("port {port}: {e}"))?;
     eprintln!("xtask: serving http://127.0.0.1:{port}/ (Ctrl-C stops)");
@@ -103,7 +106,7 @@ fn serve_on(listener: TcpListener, dist: PathBuf) {
 /// against it. Screenshots go to `target/browser-artifacts/`.
 pub fn test_browser() -> Result<(), String> {
     let tests = root().join("tests/browser");
-    let dist = prepare_node_folder(&tests)?;
+    let dist = prepare_node_folder(&tests, false)?;
     // The server thread ends with this process.
     let listener = TcpListener::bind(("127.0.0.1", 0)).map_err(|e| format!("no free port: {e}"))?;
     let port = listener.local_addr().map_err(|e| e.to_string())?.port();
@@ -126,7 +129,8 @@ pub fn test_browser() -> Result<(), String> {
 /// spends its time on the CPU path.
 pub fn bench_browser(options: &[String]) -> Result<(), String> {
     let quick = options.iter().any(|o| o == "--quick");
-    let script = match options.iter().any(|o| o == "--profile") {
+    let profile = options.iter().any(|o| o == "--profile");
+    let script = match profile {
         true => "profile.mjs",
         false => "bench.mjs",
     };
@@ -136,7 +140,7 @@ pub fn bench_browser(options: &[String]) -> Result<(), String> {
     };
     let model = crate::bench_model(name, shape)?;
     let bench = root().join("bench/web");
-    let dist = prepare_node_folder(&bench)?;
+    let dist = prepare_node_folder(&bench, profile)?;
     let mut node = Command::new("node");
     node.arg(script)
         .arg("--dist")
@@ -153,7 +157,7 @@ pub fn bench_browser(options: &[String]) -> Result<(), String> {
 
 /// Checks Node, installs `folder`'s npm packages from its lock file when
 /// they are missing or stale, and builds `dist`; returns `dist`.
-fn prepare_node_folder(folder: &Path) -> Result<PathBuf, String> {
+fn prepare_node_folder(folder: &Path, keep_names: bool) -> Result<PathBuf, String> {
     let node = node_version();
     if node < Some((20, 10)) {
         return Err(format!(
@@ -161,7 +165,7 @@ fn prepare_node_folder(folder: &Path) -> Result<PathBuf, String> {
             node.map_or("none".into(), |(major, minor)| format!("{major}.{minor}"))
         ));
     }
-    let dist = dist()?;
+    let dist = dist(keep_names)?;
     if is_stale(
         &folder.join("node_modules/.package-lock.json"),
         &folder.join("package-lock.json"),
