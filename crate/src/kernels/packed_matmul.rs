@@ -314,65 +314,60 @@ mod x86 {
     use super::{Tile, Vector, tile_kernel};
     use std::arch::x86_64::*;
 
-    #[derive(Clone, Copy)]
-    pub struct Avx512(__m512);
+    /// A [`Vector`] over one x86 register type and its intrinsics.
+    macro_rules! x86_vector {
+        ($name:ident, $register:ty, $lanes:literal,
+         $set1:ident, $loadu:ident, $fmadd:ident, $storeu:ident) => {
+            #[derive(Clone, Copy)]
+            pub struct $name($register);
 
-    // SAFETY (all): only reached through `tile_avx512`, which runs where
-    // `Isa::detect` saw AVX-512.
-    impl Vector for Avx512 {
-        const LANES: usize = 16;
-        #[inline(always)]
-        fn splat(x: f32) -> Self {
-            Self(unsafe { _mm512_set1_ps(x) })
-        }
-        #[inline(always)]
-        unsafe fn load(values: *const f32) -> Self {
-            Self(unsafe { _mm512_loadu_ps(values) })
-        }
-        #[inline(always)]
-        fn mul_add(self, a: Self, b: Self) -> Self {
-            Self(unsafe { _mm512_fmadd_ps(a.0, b.0, self.0) })
-        }
-        #[inline(always)]
-        unsafe fn store(self, out: *mut f32) {
-            unsafe { _mm512_storeu_ps(out, self.0) }
-        }
-        #[inline(always)]
-        fn prefetch(at: *const f32) {
-            // SAFETY: a prefetch never faults, whatever the address.
-            unsafe { _mm_prefetch::<_MM_HINT_T1>(at.cast()) }
-        }
+            // SAFETY (all): only reached through the `tile_*` function built
+            // for these features, which runs where `Isa::detect` saw them.
+            impl Vector for $name {
+                const LANES: usize = $lanes;
+                #[inline(always)]
+                fn splat(x: f32) -> Self {
+                    Self(unsafe { $set1(x) })
+                }
+                #[inline(always)]
+                unsafe fn load(values: *const f32) -> Self {
+                    Self(unsafe { $loadu(values) })
+                }
+                #[inline(always)]
+                fn mul_add(self, a: Self, b: Self) -> Self {
+                    Self(unsafe { $fmadd(a.0, b.0, self.0) })
+                }
+                #[inline(always)]
+                unsafe fn store(self, out: *mut f32) {
+                    unsafe { $storeu(out, self.0) }
+                }
+                #[inline(always)]
+                fn prefetch(at: *const f32) {
+                    // SAFETY: a prefetch never faults, whatever the address.
+                    unsafe { _mm_prefetch::<_MM_HINT_T1>(at.cast()) }
+                }
+            }
+        };
     }
 
-    #[derive(Clone, Copy)]
-    pub struct Avx2(__m256);
-
-    // SAFETY (all): only reached through `tile_avx2`, which runs where
-    // `Isa::detect` saw AVX2 and FMA.
-    impl Vector for Avx2 {
-        const LANES: usize = 8;
-        #[inline(always)]
-        fn splat(x: f32) -> Self {
-            Self(unsafe { _mm256_set1_ps(x) })
-        }
-        #[inline(always)]
-        unsafe fn load(values: *const f32) -> Self {
-            Self(unsafe { _mm256_loadu_ps(values) })
-        }
-        #[inline(always)]
-        fn mul_add(self, a: Self, b: Self) -> Self {
-            Self(unsafe { _mm256_fmadd_ps(a.0, b.0, self.0) })
-        }
-        #[inline(always)]
-        unsafe fn store(self, out: *mut f32) {
-            unsafe { _mm256_storeu_ps(out, self.0) }
-        }
-        #[inline(always)]
-        fn prefetch(at: *const f32) {
-            // SAFETY: a prefetch never faults, whatever the address.
-            unsafe { _mm_prefetch::<_MM_HINT_T1>(at.cast()) }
-        }
-    }
+    x86_vector!(
+        Avx512,
+        __m512,
+        16,
+        _mm512_set1_ps,
+        _mm512_loadu_ps,
+        _mm512_fmadd_ps,
+        _mm512_storeu_ps
+    );
+    x86_vector!(
+        Avx2,
+        __m256,
+        8,
+        _mm256_set1_ps,
+        _mm256_loadu_ps,
+        _mm256_fmadd_ps,
+        _mm256_storeu_ps
+    );
 
     #[target_feature(enable = "avx512f,fma")]
     pub unsafe fn tile_avx512(tile: &Tile) {
