@@ -102,6 +102,66 @@ fn wrong_shape_is_named() {
     );
 }
 
+/// Sets every f32 value of tensor `name` in `dir`'s weights to `value`.
+fn fill_tensor(dir: &Path, name: &str, value: f32) {
+    rewrite_weights(dir, |entries| {
+        let entry = entries.iter_mut().find(|(n, ..)| n == name).unwrap();
+        assert_eq!(entry.1, Dtype::F32, "the fixture stores f32");
+        entry.3 = value.to_le_bytes().repeat(entry.3.len() / 4);
+    });
+}
+
+#[test]
+fn non_finite_weights_are_named() {
+    let dir = scratch_model("tiny-quickgelu", "nan-weights");
+    fill_tensor(&dir, "text_model.final_layer_norm.weight", f32::NAN);
+    let err = load_error(&dir);
+    assert!(
+        err.contains("`text_model.final_layer_norm.weight` holds NaN at index 0"),
+        "{err}"
+    );
+}
+
+/// Finite weights whose products overflow (a pooled vector of ones times a
+/// projection of 3e38 is infinite, and normalising it gives NaN): an error
+/// instead of an answer on every device; the same model keeps answering text.
+#[test]
+fn non_finite_results_are_errors_on_every_device() {
+    let dir = scratch_model("tiny-quickgelu", "overflow");
+    fill_tensor(&dir, "vision_model.post_layernorm.weight", 0.0);
+    fill_tensor(&dir, "vision_model.post_layernorm.bias", 1.0);
+    fill_tensor(&dir, "visual_projection.weight", 3e38);
+    let pixels = vec![vec![0.5; 3 * 224 * 224]];
+    let mut devices = vec![device::cpu()];
+    devices.extend(device::wgpu().ok());
+    for device in devices {
+        let model = ClipPipeline::load_dir(&dir, &device).unwrap();
+        let err = model.embed_images(&pixels).unwrap_err().to_string();
+        assert!(
+            err.contains("output holds a NaN or an infinity"),
+            "{device:?}: {err}"
+        );
+        assert!(
+            model.embed_texts(&["a cat"]).unwrap()[0]
+                .iter()
+                .all(|v| v.is_finite())
+        );
+    }
+}
+
+#[test]
+fn a_huge_logit_scale_still_gives_probabilities() {
+    let dir = scratch_model("tiny-quickgelu", "logit-scale");
+    fill_tensor(&dir, "logit_scale", 1000.0);
+    let model = ClipPipeline::load_dir(&dir, &device::cpu()).unwrap();
+    let pixels = vec![vec![0.5; 3 * 224 * 224]];
+    let probs = model
+        .classify(&pixels, &["cat", "dog", "car"], "a photo of a {}")
+        .unwrap();
+    let sum: f32 = probs[0].iter().sum();
+    assert!((sum - 1.0).abs() < 1e-4, "{probs:?}");
+}
+
 #[test]
 fn integer_weights_are_rejected_by_name() {
     let dir = scratch_model("tiny-quickgelu", "dtype");

@@ -39,6 +39,11 @@ pub enum Error {
 
     #[error("device: {0}")]
     Device(String),
+
+    #[error(
+        "the model's {0} holds a NaN or an infinity: its model.safetensors or config.json is damaged or does not fit it"
+    )]
+    NonFinite(&'static str),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

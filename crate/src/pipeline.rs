@@ -239,7 +239,8 @@ pub fn split_rows(values: Vec<f32>, dim: usize) -> Vec<Vec<f32>> {
 }
 
 /// Reads a `[rows, dim]` tensor back to the host (asynchronously: browsers
-/// cannot block on the GPU).
+/// cannot block on the GPU). Every result leaves the model here, so here a
+/// NaN or infinity becomes an error instead of an answer.
 pub async fn read_rows_async(tensor: Tensor<2>) -> Result<Vec<Vec<f32>>> {
     let [_, dim] = tensor.dims();
     let values = tensor
@@ -248,6 +249,9 @@ pub async fn read_rows_async(tensor: Tensor<2>) -> Result<Vec<Vec<f32>>> {
         .map_err(|e| Error::Device(format!("reading results back failed: {e:?}")))?
         .try_into_vec::<f32>()
         .map_err(|e| Error::Device(format!("unexpected result type: {e:?}")))?;
+    if values.iter().any(|v| !v.is_finite()) {
+        return Err(Error::NonFinite("output"));
+    }
     Ok(split_rows(values, dim))
 }
 

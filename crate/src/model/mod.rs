@@ -49,8 +49,9 @@ impl Clip {
         Ok(l2_normalize(self.text_projection.forward(pooled)))
     }
 
-    /// `exp(logit_scale)`, the factor on cosine similarities.
+    /// `exp(logit_scale)`, the factor on cosine similarities, at most 100 as
+    /// CLIP trains it (so a damaged scale cannot overflow the softmax).
     pub fn logit_scale_exp(&self) -> Tensor<1> {
-        self.logit_scale.val().exp()
+        self.logit_scale.val().exp().clamp_max(100.0)
     }
 }

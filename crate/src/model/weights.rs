@@ -259,6 +259,10 @@ impl<'a> Store<'a> {
                 ));
             }
         };
+        if let Some(at) = values.iter().position(|v| !v.is_finite()) {
+            let message = format!("holds {} at index {at}: the file is damaged", values[at]);
+            return Err(self.error(name, message));
+        }
         Ok(values)
     }
 }
