@@ -80,8 +80,8 @@ export class ClipModel {
   }
 
   /** Rows of L2-normalized text embeddings, one per text, in one Float32Array. */
-  embedText(texts) {
-    return this.#call("embedTexts", { texts: [...texts] });
+  async embedText(texts) {
+    return this.#call("embedTexts", { texts: stringList(texts, "texts") });
   }
 
   /** The L2-normalized embedding of an image (Uint8Array of a file, Blob, or ImageData). */
@@ -94,8 +94,12 @@ export class ClipModel {
    * Without a template the module's own default applies ("a photo of a {}").
    */
   async classify(image, labels, template) {
-    const probs = await this.#call("classify", { bytes: await imageBytes(image), labels: [...labels], template });
-    return { labels: [...labels], probs };
+    labels = stringList(labels, "labels");
+    if (template !== undefined && typeof template !== "string") {
+      throw new TypeError(`template must be a string such as "a photo of a {}", not ${typeName(template)}`);
+    }
+    const probs = await this.#call("classify", { bytes: await imageBytes(image), labels, template });
+    return { labels, probs };
   }
 
   /** Stops the worker and frees the model; calls still running reject. */
@@ -107,6 +111,28 @@ export class ClipModel {
   static async clearCache() {
     return (await globalThis.caches?.delete(CACHE_NAME)) ?? false;
   }
+}
+
+/**
+ * `value` as an array of strings, or a TypeError naming the parameter: a lone
+ * string would otherwise be taken letter by letter.
+ */
+function stringList(value, name) {
+  if (typeof value === "string") {
+    throw new TypeError(`${name} must be an array of strings; wrap a single one in [ ]`);
+  }
+  if (value == null || typeof value[Symbol.iterator] !== "function") {
+    throw new TypeError(`${name} must be an array of strings, not ${typeName(value)}`);
+  }
+  const list = [...value];
+  list.forEach((item, i) => {
+    if (typeof item !== "string") throw new TypeError(`${name}[${i}] must be a string, not ${typeName(item)}`);
+  });
+  return list;
+}
+
+function typeName(value) {
+  return value === null ? "null" : Array.isArray(value) ? "an array" : `a ${typeof value}`;
 }
 
 /** The bytes of an encoded image file. ImageData is encoded as PNG first. */

@@ -98,3 +98,32 @@ test("dispose() rejects the calls still running and every later one", { timeout:
   assert.deepEqual(messages, ["the model was unloaded", "the model was unloaded"]);
   await page.context().close();
 });
+
+test("wrong argument types are refused with the parameter's name, and the model keeps working", { timeout: TEST_TIMEOUT }, async () => {
+  const { page } = await openPage(browser);
+  const outcome = await page.evaluate(async (model) => {
+    const { ClipModel } = await import("./webclip.js");
+    const clip = await ClipModel.load(`/fixtures/models/${model}`, { device: "cpu" });
+    const image = new Uint8Array(await (await fetch("/fixtures/images/chelsea.png")).arrayBuffer());
+    const message = (call) => call().then(() => "resolved", (error) => `${error.name}: ${error.message}`);
+    const messages = [
+      await message(() => clip.classify(image, "cat")),
+      await message(() => clip.classify(image, ["cat", 2])),
+      await message(() => clip.classify(image, ["cat", "dog"], 7)),
+      await message(() => clip.embedText("a cat")),
+      await message(() => clip.embedText(null)),
+    ];
+    const { probs } = await clip.classify(image, ["cat", "dog"]);
+    return { messages, probs: [...probs] };
+  }, MODEL);
+  assert.deepEqual(outcome.messages, [
+    "TypeError: labels must be an array of strings; wrap a single one in [ ]",
+    "TypeError: labels[1] must be a string, not a number",
+    'TypeError: template must be a string such as "a photo of a {}", not a number',
+    "TypeError: texts must be an array of strings; wrap a single one in [ ]",
+    "TypeError: texts must be an array of strings, not null",
+  ]);
+  assert.equal(outcome.probs.length, 2);
+  assert.ok(Math.abs(outcome.probs[0] + outcome.probs[1] - 1) < 1e-5, `${outcome.probs}`);
+  await page.context().close();
+});
