@@ -12,7 +12,6 @@
 
 /// `W` (`k` inputs × `n` outputs) as panels of `width` output columns; each
 /// panel is `k` rows of `width` values, the last one padded with zeros.
-#[derive(Debug)]
 pub struct PackedMatrix {
     k: usize,
     n: usize,
@@ -21,6 +20,18 @@ pub struct PackedMatrix {
     width: usize,
     panels: Vec<f32>,
     bias: Option<Vec<f32>>,
+}
+
+/// The shape, not the millions of values (a model's `Debug` shows this).
+impl std::fmt::Debug for PackedMatrix {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.debug_struct("PackedMatrix")
+            .field("inputs", &self.k)
+            .field("outputs", &self.n)
+            .field("isa", &self.isa)
+            .field("bias", &self.bias.is_some())
+            .finish()
+    }
 }
 
 impl PackedMatrix {
