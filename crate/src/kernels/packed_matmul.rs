@@ -17,7 +17,6 @@ pub struct PackedMatrix {
     n: usize,
     /// The kernel the panels are laid out for.
     isa: Isa,
-    width: usize,
     panels: Vec<f32>,
     bias: Option<Vec<f32>>,
 }
@@ -58,7 +57,6 @@ impl PackedMatrix {
             k,
             n,
             isa,
-            width,
             panels,
             bias,
         }
@@ -93,6 +91,9 @@ impl PackedMatrix {
         );
         assert_eq!(x.len() % k, 0, "x has rows of k");
         let m = x.len() / k;
+        if m == 0 {
+            return matrices.map(|_| Vec::new());
+        }
         let x = interleave_rows(x, k, isa.tile_rows());
         // Every value is written once by its tile: no need to zero it first.
         let mut outs = matrices.map(|p| Vec::<f32>::with_capacity(m * p.n));
@@ -101,7 +102,7 @@ impl PackedMatrix {
         let panels: Vec<(usize, usize)> = matrices
             .iter()
             .enumerate()
-            .flat_map(|(i, p)| (0..p.n.div_ceil(p.width)).map(move |panel| (i, panel)))
+            .flat_map(|(i, p)| (0..p.n.div_ceil(p.isa.panel_width())).map(move |panel| (i, panel)))
             .collect();
         let run = |range: std::ops::Range<usize>| {
             // Each call writes only the columns of its own panels.
@@ -122,16 +123,16 @@ impl PackedMatrix {
     /// [`interleave_rows`] gives it.
     fn panel(&self, x: &[f32], m: usize, panel: usize, then: Then, out: *mut f32) {
         let isa = self.isa;
-        let (k, tile_rows) = (self.k, isa.tile_rows());
-        let b = &self.panels[panel * k * self.width..(panel + 1) * k * self.width];
-        let col0 = panel * self.width;
-        let cols = self.width.min(self.n - col0);
+        let (k, tile_rows, width) = (self.k, isa.tile_rows(), isa.panel_width());
+        let b = &self.panels[panel * k * width..(panel + 1) * k * width];
+        let col0 = panel * width;
+        let cols = width.min(self.n - col0);
         let bias = self.bias.as_ref().map(|bias| &bias[col0..col0 + cols]);
         // The next panel is fetched while this one computes, each row tile
         // asking for its own share, spread over its steps: one burst would
         // overrun the memory's queue.
-        let next = self.panels[((panel + 1) * k * self.width).min(self.panels.len())..].as_ptr();
-        let share = (k * self.width).div_ceil(m.div_ceil(tile_rows));
+        let next = self.panels[((panel + 1) * k * width).min(self.panels.len())..].as_ptr();
+        let share = (k * width).div_ceil(m.div_ceil(tile_rows));
         for (t, row0) in (0..m).step_by(tile_rows).enumerate() {
             let tile = Tile {
                 x: &x[row0 * k..(row0 + tile_rows) * k],
@@ -606,7 +607,13 @@ mod tests {
     /// Odd sizes: partial row tiles and a partial last panel.
     #[test]
     fn matches_a_plain_product() {
-        for (m, k, n) in [(1, 3, 1), (7, 33, 45), (50, 64, 100), (13, 200, 40)] {
+        for (m, k, n) in [
+            (0, 5, 7),
+            (1, 3, 1),
+            (7, 33, 45),
+            (50, 64, 100),
+            (13, 200, 40),
+        ] {
             let value =
                 |i: usize, salt: usize| ((i * 7919 + salt * 104729) % 2001) as f32 / 1000.0 - 1.0;
             let x: Vec<f32> = (0..m * k).map(|i| value(i, 1)).collect();
