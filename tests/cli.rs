@@ -301,3 +301,54 @@ fn train_writes_a_model_that_eval_and_classify_read() {
     assert!((sum - 1.0).abs() < 1e-5, "{sum}");
     std::fs::remove_dir_all(&out).unwrap();
 }
+
+#[test]
+fn endless_inputs_are_refused_before_memory_runs_out() {
+    let model = model_dir("tiny-gelu");
+    let model = model.to_str().unwrap();
+    let output = webclip(&["embed", "--model", model, "--image", "/dev/zero", "--json"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("/dev/zero is too large to be an image file (at most 256 MB)"),
+        "{stderr}"
+    );
+    let output = webclip(&[
+        "classify",
+        "--model",
+        model,
+        &fixtures().join("images/chelsea.png").display().to_string(),
+        "--labels-file",
+        "/dev/zero",
+    ]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("/dev/zero is too large to be a text file (at most 16 MB)"),
+        "{stderr}"
+    );
+}
+
+/// The Vulkan loader complains on stderr when XDG_RUNTIME_DIR is unset, in
+/// words that read like webclip's own errors; a GPU run says nothing.
+#[test]
+fn a_gpu_run_without_a_runtime_dir_prints_no_loader_noise() {
+    let model = model_dir("tiny-gelu");
+    let output = Command::new(env!("CARGO_BIN_EXE_webclip"))
+        .args([
+            "embed",
+            "--model",
+            model.to_str().unwrap(),
+            "--device",
+            "wgpu",
+        ])
+        .args(["--text", "a cat", "--json"])
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("XDG_RUNTIME_DIR"), "{stderr}");
+    if output.status.success() {
+        assert_eq!(json_rows(&stdout_json(&output)["text_embeds"]).len(), 1);
+    }
+}

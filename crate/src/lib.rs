@@ -13,6 +13,8 @@ pub mod device;
 pub mod error;
 #[cfg(not(target_family = "wasm"))]
 pub mod eval;
+#[cfg(not(target_family = "wasm"))]
+pub mod files;
 pub mod kernels;
 pub mod model;
 pub mod pipeline;

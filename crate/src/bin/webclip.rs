@@ -11,6 +11,7 @@ use serde_json::json;
 use webclip::config::ClipConfig;
 use webclip::device::{self, DeviceChoice};
 use webclip::eval;
+use webclip::files::{self, FileKind};
 use webclip::pipeline::ClipPipeline;
 use webclip::sketch::CATEGORIES;
 use webclip::train::{self, DataSource, TokenizerFiles, TrainOptions, Trainer};
@@ -155,6 +156,7 @@ struct TrainArgs {
 const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "webp", "gif"];
 
 fn main() -> ExitCode {
+    give_vulkan_a_runtime_dir();
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(e) => {
@@ -164,13 +166,26 @@ fn main() -> ExitCode {
     }
 }
 
+/// Without XDG_RUNTIME_DIR the Vulkan loader prints "error: XDG_RUNTIME_DIR
+/// is invalid or not set" on every GPU run, which reads like our own errors.
+fn give_vulkan_a_runtime_dir() {
+    if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
+        // SAFETY: the first thing main does, before any other thread exists.
+        unsafe { std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir()) };
+    }
+}
+
 fn load(args: &ModelArgs) -> Result<ClipPipeline> {
     let device = device::device(args.device.parse::<DeviceChoice>()?)?;
-    ClipPipeline::load_dir(&args.model, &device)
+    let model = ClipPipeline::load_dir(&args.model, &device)?;
+    for note in model.notes() {
+        eprintln!("note: {note}");
+    }
+    Ok(model)
 }
 
 fn read_pixels(model: &ClipPipeline, path: &Path) -> Result<Vec<f32>> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    let bytes = files::read(path, FileKind::Image)?;
     model.pixel_values(&bytes, &path.display().to_string())
 }
 
@@ -305,7 +320,7 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
             };
         }
         if let Some(path) = &args.model_config {
-            let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+            let text = files::read_text(path)?;
             options.model = ClipConfig::from_json(&text, &path.display().to_string())?;
         }
         options.steps = args.steps.unwrap_or(options.steps);
@@ -353,7 +368,7 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
 }
 
 fn read_labels(file: &Path) -> Result<Vec<String>> {
-    let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
+    let text = files::read_text(file)?;
     Ok(text
         .lines()
         .map(str::trim)

@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::{DataSource, TrainOptions};
 use crate::error::{Error, Result};
+use crate::files::{self, FileKind};
 use crate::preprocess::{self, PreprocessConfig};
 use crate::rng::Rng;
 use crate::sketch;
@@ -33,7 +34,7 @@ pub(super) struct PairLine {
 
 impl PairFile {
     fn read(file: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(file).map_err(|e| Error::io(file, e))?;
+        let text = files::read_text_of(file, FileKind::PairList)?;
         let mut entries = Vec::new();
         for (number, line) in text.lines().enumerate() {
             if line.trim().is_empty() {
@@ -112,7 +113,7 @@ impl Data {
                         let order = &epoch_order.as_ref().expect("set above").1;
                         let (path, text) = &file.entries[order[position as usize]];
                         let path = file.dir.join(path);
-                        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+                        let bytes = files::read(&path, FileKind::Image)?;
                         let image = preprocess::decode_image(&bytes, &path.display().to_string())?;
                         Ok(Pair {
                             image,

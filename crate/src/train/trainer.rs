@@ -14,6 +14,7 @@ use super::init::init_clip;
 use super::loss::{caption_matches, contrastive_loss, matching_accuracy};
 use super::{MAX_LOGIT_SCALE, StepReport, TrainOptions};
 use crate::error::{Error, Result};
+use crate::files::{self, FileKind};
 use crate::model::Clip;
 use crate::model::weights::{self, SaveDtype, StoredParam, StoredParams};
 use crate::pipeline;
@@ -52,8 +53,8 @@ impl TokenizerFiles {
     /// `special_tokens_map.json` from `dir`.
     pub fn read_dir(dir: &Path) -> Result<Self> {
         let path = dir.join(pipeline::TOKENIZER_FILE);
-        let tokenizer = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        let optional = |name: &str| std::fs::read_to_string(dir.join(name)).ok();
+        let tokenizer = files::read(&path, FileKind::Text)?;
+        let optional = |name: &str| files::read_text(&dir.join(name)).ok();
         Ok(Self {
             tokenizer,
             tokenizer_config: optional(pipeline::TOKENIZER_CONFIG_FILE),
@@ -92,15 +93,14 @@ impl Trainer {
     pub fn resume(out: &Path, device: &Device) -> Result<Self> {
         let dir = out.join(CHECKPOINT_DIR);
         let state_path = dir.join(STATE_FILE);
-        let state_text =
-            std::fs::read_to_string(&state_path).map_err(|e| Error::io(&state_path, e))?;
+        let state_text = files::read_text(&state_path)?;
         let state: RunState = serde_json::from_str(&state_text).map_err(|e| Error::Config {
             file: state_path.display().to_string(),
             message: e.to_string(),
         })?;
         let device = device.clone().autodiff();
         let weights_path = dir.join(pipeline::WEIGHTS_FILE);
-        let weights = std::fs::read(&weights_path).map_err(|e| Error::io(&weights_path, e))?;
+        let weights = files::read_safetensors(&weights_path)?;
         let (clip, params) = weights::load_clip_with_params(
             &weights,
             &weights_path.display().to_string(),
@@ -109,8 +109,7 @@ impl Trainer {
         )?;
         let tokenizer = TokenizerFiles::read_dir(&dir)?;
         let preprocess_path = dir.join(pipeline::PREPROCESSOR_FILE);
-        let preprocess_text = std::fs::read_to_string(&preprocess_path)
-            .map_err(|e| Error::io(&preprocess_path, e))?;
+        let preprocess_text = files::read_text(&preprocess_path)?;
         let preprocess =
             PreprocessConfig::from_json(&preprocess_text, &preprocess_path.display().to_string())?;
         let checkpoint = Checkpoint {
