@@ -202,38 +202,120 @@ impl ClipConfig {
         serde_json::to_string_pretty(&value).expect("a config serializes")
     }
 
+    /// Checks what transformers would only find out mid-run (or never): every
+    /// size within bounds (so no product of them can overflow), shapes that
+    /// divide, a positive epsilon, an end-of-text id inside the vocabulary.
     fn validate(&self) -> std::result::Result<(), String> {
         let t = &self.text_config;
         let v = &self.vision_config;
+        let sizes = [
+            ("projection_dim", self.projection_dim, 1, MAX_WIDTH),
+            ("text_config.vocab_size", t.vocab_size, 1, MAX_VOCAB),
+            ("text_config.hidden_size", t.hidden_size, 1, MAX_WIDTH),
+            (
+                "text_config.intermediate_size",
+                t.intermediate_size,
+                1,
+                4 * MAX_WIDTH,
+            ),
+            (
+                "text_config.num_hidden_layers",
+                t.num_hidden_layers,
+                1,
+                MAX_LAYERS,
+            ),
+            (
+                "text_config.num_attention_heads",
+                t.num_attention_heads,
+                1,
+                MAX_WIDTH,
+            ),
+            // A start token, at least one token of text, an end token.
+            (
+                "text_config.max_position_embeddings",
+                t.max_position_embeddings,
+                3,
+                MAX_POSITIONS,
+            ),
+            ("vision_config.hidden_size", v.hidden_size, 1, MAX_WIDTH),
+            (
+                "vision_config.intermediate_size",
+                v.intermediate_size,
+                1,
+                4 * MAX_WIDTH,
+            ),
+            (
+                "vision_config.num_hidden_layers",
+                v.num_hidden_layers,
+                1,
+                MAX_LAYERS,
+            ),
+            (
+                "vision_config.num_attention_heads",
+                v.num_attention_heads,
+                1,
+                MAX_WIDTH,
+            ),
+            ("vision_config.image_size", v.image_size, 1, MAX_IMAGE_SIZE),
+            ("vision_config.patch_size", v.patch_size, 1, MAX_IMAGE_SIZE),
+        ];
+        if let Some((name, value, min, max)) = sizes
+            .iter()
+            .find(|(_, value, min, max)| !(min..=max).contains(&value))
+        {
+            return Err(format!("{name} is {value}; it must be from {min} to {max}"));
+        }
+        let eps = [
+            ("text_config.layer_norm_eps", t.layer_norm_eps),
+            ("vision_config.layer_norm_eps", v.layer_norm_eps),
+        ];
+        if let Some((name, value)) = eps.iter().find(|(_, e)| !(e.is_finite() && *e > 0.0)) {
+            return Err(format!("{name} is {value}; it must be a positive number"));
+        }
         let checks = [
             (
-                t.num_attention_heads > 0 && t.hidden_size.is_multiple_of(t.num_attention_heads),
-                "text_config.hidden_size must be a multiple of num_attention_heads",
+                t.hidden_size.is_multiple_of(t.num_attention_heads),
+                "text_config.hidden_size must be a multiple of num_attention_heads".to_string(),
             ),
             (
-                v.num_attention_heads > 0 && v.hidden_size.is_multiple_of(v.num_attention_heads),
-                "vision_config.hidden_size must be a multiple of num_attention_heads",
+                v.hidden_size.is_multiple_of(v.num_attention_heads),
+                "vision_config.hidden_size must be a multiple of num_attention_heads".to_string(),
             ),
             (
-                v.patch_size > 0 && v.image_size.is_multiple_of(v.patch_size),
-                "vision_config.image_size must be a multiple of patch_size",
+                v.image_size.is_multiple_of(v.patch_size),
+                "vision_config.image_size must be a multiple of patch_size".to_string(),
             ),
-            (
-                t.max_position_embeddings > 1,
-                "text_config.max_position_embeddings must exceed 1",
-            ),
-            (self.projection_dim > 0, "projection_dim must be positive"),
             (
                 v.num_channels == 3,
-                "vision_config.num_channels must be 3 (RGB)",
+                "vision_config.num_channels must be 3 (RGB)".to_string(),
+            ),
+            (
+                t.pooling() == TextPooling::ArgmaxId
+                    || (0..t.vocab_size as i64).contains(&t.eos_token_id),
+                format!(
+                    "text_config.eos_token_id is {}, outside the vocabulary of {} tokens",
+                    t.eos_token_id, t.vocab_size
+                ),
+            ),
+            (
+                self.logit_scale_init_value.is_finite(),
+                "logit_scale_init_value must be a finite number".to_string(),
             ),
         ];
-        match checks.iter().find(|(ok, _)| !ok) {
-            Some((_, message)) => Err(message.to_string()),
+        match checks.into_iter().find(|(ok, _)| !ok) {
+            Some((_, message)) => Err(message),
             None => Ok(()),
         }
     }
 }
+
+/// Bounds on a config's sizes, far above any CLIP (ViT-bigG is 1664 wide with
+/// 48 layers, at most 448 pixels), low enough that no product overflows.
+const MAX_WIDTH: usize = 16_384;
+const MAX_LAYERS: usize = 512;
+const MAX_VOCAB: usize = 1 << 24;
+const MAX_POSITIONS: usize = 1 << 16;
+const MAX_IMAGE_SIZE: usize = 8_192;
 
 fn strip_nulls(value: &mut serde_json::Value) {
     if let serde_json::Value::Object(map) = value {
@@ -283,5 +365,44 @@ mod tests {
         let err =
             ClipConfig::from_json(r#"{"vision_config":{"patch_size":30}}"#, "c.json").unwrap_err();
         assert!(err.to_string().contains("patch_size"), "{err}");
+    }
+
+    #[test]
+    fn fields_that_cannot_work_are_named() {
+        let cases = [
+            (
+                r#"{"text_config":{"eos_token_id":60000}}"#,
+                "text_config.eos_token_id is 60000, outside the vocabulary",
+            ),
+            (
+                r#"{"text_config":{"layer_norm_eps":-10}}"#,
+                "text_config.layer_norm_eps is -10; it must be a positive number",
+            ),
+            (
+                r#"{"vision_config":{"layer_norm_eps":0}}"#,
+                "vision_config.layer_norm_eps is 0",
+            ),
+            (
+                r#"{"text_config":{"max_position_embeddings":2}}"#,
+                "text_config.max_position_embeddings is 2; it must be from 3",
+            ),
+            (
+                r#"{"vision_config":{"image_size":4294967296,"patch_size":4294967296}}"#,
+                "vision_config.image_size is 4294967296; it must be from 1 to 8192",
+            ),
+            (
+                r#"{"text_config":{"num_attention_heads":0}}"#,
+                "text_config.num_attention_heads is 0",
+            ),
+        ];
+        for (json, expected) in cases {
+            let err = ClipConfig::from_json(json, "m/config.json")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("m/config.json") && err.contains(expected),
+                "{json}: {err}"
+            );
+        }
     }
 }

@@ -6,6 +6,7 @@ use tokenizers::{
     TruncationParams, TruncationStrategy,
 };
 
+use crate::config::{TextConfig, TextPooling};
 use crate::error::{Error, Result};
 
 pub struct ClipTokenizer {
@@ -66,6 +67,61 @@ impl ClipTokenizer {
                 Ok(encoding.get_ids().iter().map(|&id| id as i64).collect())
             })
             .collect()
+    }
+}
+
+impl ClipTokenizer {
+    /// Refuses a tokenizer that is not the text encoder's: its vocabulary
+    /// must be the embedding table's, and the token that ends every text must
+    /// be the one `eos_token_id` pools at (else every prompt is read at the
+    /// wrong position and all labels look alike).
+    pub fn check_fits(
+        &self,
+        text: &TextConfig,
+        tokenizer_file: &str,
+        config_file: &str,
+    ) -> Result<()> {
+        let tokens = self.inner.get_vocab_size(true);
+        if tokens != text.vocab_size {
+            return Err(Error::Tokenizer(format!(
+                "{tokenizer_file} has a vocabulary of {tokens} tokens, but {config_file}'s \
+                 text_config.vocab_size is {}: the tokenizer is not this model's",
+                text.vocab_size
+            )));
+        }
+        let encoding = self
+            .inner
+            .encode("a", true)
+            .map_err(|e| Error::Tokenizer(e.to_string()))?;
+        let length = encoding
+            .get_attention_mask()
+            .iter()
+            .filter(|&&m| m == 1)
+            .count();
+        let end = match length.checked_sub(1) {
+            Some(last) => i64::from(encoding.get_ids()[last]),
+            None => {
+                return Err(Error::Tokenizer(format!(
+                    "{tokenizer_file} encodes \"a\" as nothing"
+                )));
+            }
+        };
+        let pooled = match text.pooling() {
+            TextPooling::FirstToken(id) => id == end,
+            TextPooling::ArgmaxId => i64::try_from(tokens).is_ok_and(|n| end == n - 1),
+        };
+        if !pooled {
+            return Err(Error::Tokenizer(format!(
+                "{tokenizer_file} ends every text with token {end}, but {config_file}'s \
+                 text_config.eos_token_id ({}) pools texts at {}: they do not belong together",
+                text.eos_token_id,
+                match text.pooling() {
+                    TextPooling::FirstToken(id) => format!("token {id}"),
+                    TextPooling::ArgmaxId => "the largest token id".to_string(),
+                }
+            )));
+        }
+        Ok(())
     }
 }
 

@@ -153,11 +153,15 @@ impl Default for PreprocessConfig {
     }
 }
 
+/// The largest resize or crop size accepted, twice the largest image side a
+/// model config may ask for.
+const MAX_SIZE: u64 = 16_384;
+
 fn positive_u32(v: &Value) -> std::result::Result<u32, String> {
     v.as_u64()
-        .filter(|&n| n > 0 && n <= u64::from(u32::MAX))
-        .map(|n| n as u32)
-        .ok_or_else(|| format!("must be a positive integer, got {v}"))
+        .filter(|n| (1..=MAX_SIZE).contains(n))
+        .and_then(|n| u32::try_from(n).ok())
+        .ok_or_else(|| format!("must be an integer from 1 to {MAX_SIZE}, got {v}"))
 }
 
 fn parse_shortest_edge(v: &Value) -> std::result::Result<u32, String> {
