@@ -68,11 +68,15 @@ fn truncated_weights_name_the_file() {
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
     let err = load_error(&dir);
     assert!(
-        err.contains("model.safetensors") && err.contains("not a complete safetensors file"),
+        err.contains("model.safetensors") && err.contains("is truncated: its header describes"),
         "{err}"
     );
     std::fs::write(&path, b"").unwrap();
-    assert!(load_error(&dir).contains("model.safetensors"));
+    let err = load_error(&dir);
+    assert!(
+        err.contains("model.safetensors: is shorter than a safetensors header"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -325,4 +329,172 @@ fn corrupt_images_and_empty_inputs_are_errors() {
             .len(),
         2
     );
+}
+
+/// The devices every verdict must hold on: the CPU, and wgpu where it starts.
+fn devices() -> Vec<burn::tensor::Device> {
+    let mut devices = vec![device::cpu()];
+    devices.extend(device::wgpu().ok());
+    devices
+}
+
+/// Edits `dir`'s config.json (or another JSON file of the folder).
+fn edit_json(dir: &Path, file: &str, edit: impl FnOnce(&mut serde_json::Value)) {
+    let text = std::fs::read_to_string(dir.join(file)).unwrap();
+    let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    edit(&mut value);
+    std::fs::write(dir.join(file), value.to_string()).unwrap();
+}
+
+/// The load error of `dir` on every device, the same everywhere; a sound
+/// model still loads and answers on that device afterwards.
+fn load_error_everywhere(dir: &Path) -> String {
+    let mut verdicts = devices().into_iter().map(|device| {
+        let err = match ClipPipeline::load_dir(dir, &device) {
+            Ok(_) => panic!(
+                "{} loaded on {device:?} although it is damaged",
+                dir.display()
+            ),
+            Err(e) => e.to_string(),
+        };
+        let sound = ClipPipeline::load_dir(&model_dir("tiny-quickgelu"), &device).unwrap();
+        assert_eq!(sound.embed_texts(&["a cat"]).unwrap().len(), 1);
+        err
+    });
+    let first = verdicts.next().unwrap();
+    for other in verdicts {
+        assert_eq!(other, first, "the same verdict on every device");
+    }
+    first
+}
+
+#[test]
+fn config_fields_that_cannot_work_are_named_on_every_device() {
+    let cases: [(&str, fn(&mut serde_json::Value), &str); 4] = [
+        (
+            "eos",
+            |c| c["text_config"]["eos_token_id"] = 60000.into(),
+            "text_config.eos_token_id is 60000, outside the vocabulary of 49408 tokens",
+        ),
+        (
+            "eps",
+            |c| c["vision_config"]["layer_norm_eps"] = (-10).into(),
+            "vision_config.layer_norm_eps is -10; it must be a positive number",
+        ),
+        (
+            "positions",
+            |c| c["text_config"]["max_position_embeddings"] = 2.into(),
+            "text_config.max_position_embeddings is 2; it must be from 3",
+        ),
+        (
+            "huge",
+            |c| {
+                c["vision_config"]["image_size"] = (1u64 << 32).into();
+                c["vision_config"]["patch_size"] = (1u64 << 32).into();
+            },
+            "vision_config.image_size is 4294967296; it must be from 1 to 8192",
+        ),
+    ];
+    for (name, edit, expected) in cases {
+        let dir = scratch_model("tiny-quickgelu", &format!("config-{name}"));
+        edit_json(&dir, "config.json", edit);
+        let err = load_error_everywhere(&dir);
+        assert!(
+            err.contains("config.json") && err.contains(expected),
+            "{name}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_tokenizer_that_is_not_the_models_is_named() {
+    // A WordPiece tokenizer of 12 tokens beside a 49,408-token CLIP.
+    let dir = scratch_model("tiny-quickgelu", "wordpiece");
+    let vocab: serde_json::Map<String, serde_json::Value> = [
+        "[PAD]",
+        "[UNK]",
+        "[CLS]",
+        "[SEP]",
+        "a",
+        "photo",
+        "of",
+        "cat",
+        "dog",
+        "car",
+        "<|endoftext|>",
+        "##s",
+    ]
+    .iter()
+    .enumerate()
+    .map(|(id, token)| (token.to_string(), id.into()))
+    .collect();
+    let tokenizer = serde_json::json!({
+        "version": "1.0", "truncation": null, "padding": null, "added_tokens": [],
+        "normalizer": null, "pre_tokenizer": {"type": "Whitespace"}, "post_processor": null,
+        "decoder": null,
+        "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
+                  "max_input_chars_per_word": 100, "vocab": vocab}
+    });
+    std::fs::write(dir.join("tokenizer.json"), tokenizer.to_string()).unwrap();
+    std::fs::remove_file(dir.join("tokenizer_config.json")).ok();
+    let err = load_error_everywhere(&dir);
+    assert!(
+        err.contains("tokenizer.json has a vocabulary of 12 tokens")
+            && err.contains("text_config.vocab_size is 49408"),
+        "{err}"
+    );
+
+    // CLIP's tokenizer, but a config that pools at a token it never ends with.
+    let dir = scratch_model("tiny-gelu", "pooling");
+    edit_json(&dir, "config.json", |c| {
+        c["text_config"]["eos_token_id"] = 49406.into()
+    });
+    let err = load_error_everywhere(&dir);
+    assert!(
+        err.contains("tokenizer.json ends every text with token 49407")
+            && err.contains("eos_token_id (49406)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_preprocessor_without_a_crop_names_its_file() {
+    let dir = scratch_model("tiny-gelu", "nocrop");
+    edit_json(&dir, "preprocessor_config.json", |p| {
+        p["do_center_crop"] = false.into();
+        p["do_resize"] = false.into();
+    });
+    let err = load_error_everywhere(&dir);
+    assert!(
+        err.contains("preprocessor_config.json") && err.contains("do_center_crop is false"),
+        "{err}"
+    );
+    let dir = scratch_model("tiny-gelu", "hugecrop");
+    edit_json(&dir, "preprocessor_config.json", |p| {
+        p["crop_size"] = (1u64 << 32).into();
+    });
+    let err = load_error_everywhere(&dir);
+    assert!(
+        err.contains("`crop_size` must be an integer from 1 to 16384, got 4294967296"),
+        "{err}"
+    );
+}
+
+/// On wgpu our kernels are checked against Burn's own operations at load: on
+/// lavapipe they agree, so no note is given and the model runs them.
+#[test]
+fn kernels_pass_their_check_at_load_on_the_gpu() {
+    let Ok(gpu) = device::wgpu() else {
+        eprintln!("no wgpu adapter: skipped");
+        return;
+    };
+    let model = ClipPipeline::load_dir(&model_dir("tiny-quickgelu"), &gpu).unwrap();
+    assert_eq!(model.notes(), &[] as &[String]);
+    let before = webclip::kernels::launches().attention;
+    model.embed_texts(&["a photo of a kernel check"]).unwrap();
+    assert!(
+        webclip::kernels::launches().attention > before,
+        "the kernels still run"
+    );
+    assert_eq!(webclip::kernels::gpu_fault(), None);
 }

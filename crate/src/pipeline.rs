@@ -10,6 +10,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::config::ClipConfig;
 use crate::error::{Error, Result};
+use crate::kernels::self_check::check_kernels;
 use crate::model::Clip;
 use crate::model::weights::load_clip;
 use crate::preprocess::{self, PreprocessConfig};
@@ -76,14 +77,9 @@ pub struct ModelFiles {
 #[cfg(not(target_family = "wasm"))]
 impl ModelFiles {
     pub fn read_dir(dir: &std::path::Path) -> Result<Self> {
-        let read =
-            |name: &str| std::fs::read(dir.join(name)).map_err(|e| Error::io(dir.join(name), e));
-        let read_text = |name: &str| {
-            String::from_utf8(read(name)?).map_err(|_| Error::Config {
-                file: dir.join(name).display().to_string(),
-                message: "is not UTF-8 text".into(),
-            })
-        };
+        use crate::files::{self, FileKind};
+        let read = |name: &str| files::read(&dir.join(name), FileKind::Text);
+        let read_text = |name: &str| files::read_text(&dir.join(name));
         let optional = |name: &str| match dir.join(name).exists() {
             true => read_text(name).map(Some),
             false => Ok(None),
@@ -99,7 +95,7 @@ impl ModelFiles {
         }
         Ok(Self {
             config: read_text(CONFIG_FILE)?,
-            weights: read(WEIGHTS_FILE)?,
+            weights: files::read_safetensors(&dir.join(WEIGHTS_FILE))?,
             tokenizer: read(TOKENIZER_FILE)?,
             tokenizer_config: optional(TOKENIZER_CONFIG_FILE)?,
             preprocessor_config: optional(PREPROCESSOR_FILE)?,
@@ -114,30 +110,42 @@ pub struct ClipPipeline {
     pub preprocess: PreprocessConfig,
     device: Device,
     text_cache: Mutex<HashMap<String, Vec<f32>>>,
+    /// What a user should know about how the model runs (the kernels' check).
+    notes: Vec<String>,
 }
 
 impl ClipPipeline {
     pub fn from_files(files: &ModelFiles, device: &Device) -> Result<Self> {
         let config = ClipConfig::from_json(&files.config, CONFIG_FILE)?;
-        let image_size = config.vision_config.image_size as u32;
+        // Within u32: the config's sizes are bounded when it is read.
+        let image_size = u32::try_from(config.vision_config.image_size)
+            .map_err(|_| Error::Unsupported("an image size above 2^32".into()))?;
         let preprocess = match &files.preprocessor_config {
             Some(text) => PreprocessConfig::from_json(text, PREPROCESSOR_FILE)?,
             None => PreprocessConfig::clip_default(image_size),
         };
+        let preprocess_error = |message: String| Error::Config {
+            file: PREPROCESSOR_FILE.into(),
+            message,
+        };
+        if !preprocess.do_center_crop {
+            return Err(preprocess_error(format!(
+                "do_center_crop is false, so images would reach the model at their own size; \
+                 the vision model takes {image_size}x{image_size} (set it to true)"
+            )));
+        }
         if (preprocess.crop_height, preprocess.crop_width) != (image_size, image_size) {
-            return Err(Error::Config {
-                file: PREPROCESSOR_FILE.into(),
-                message: format!(
-                    "crops images to {}x{} but the vision model takes {image_size}x{image_size}",
-                    preprocess.crop_width, preprocess.crop_height
-                ),
-            });
+            return Err(preprocess_error(format!(
+                "crops images to {}x{} but the vision model takes {image_size}x{image_size}",
+                preprocess.crop_width, preprocess.crop_height
+            )));
         }
         let tokenizer = ClipTokenizer::from_json(
             &files.tokenizer,
             files.tokenizer_config.as_deref(),
             config.text_config.max_position_embeddings,
         )?;
+        tokenizer.check_fits(&config.text_config, TOKENIZER_FILE, CONFIG_FILE)?;
         let clip = load_clip(&files.weights, WEIGHTS_FILE, &config, device)?;
         Ok(Self {
             clip,
@@ -146,12 +154,27 @@ impl ClipPipeline {
             preprocess,
             device: device.clone(),
             text_cache: Mutex::new(HashMap::new()),
+            notes: Vec::new(),
         })
     }
 
+    /// Checks our GPU kernels on this model's device before the first real
+    /// call (see [`check_kernels`]); a disagreement becomes a note.
+    pub async fn check_kernels(&mut self) {
+        self.notes.extend(check_kernels(&self.device).await);
+    }
+
+    /// What a user should know about how the model runs, one sentence each.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
+    /// The model folder `dir`, read, loaded and its kernels checked.
     #[cfg(not(target_family = "wasm"))]
     pub fn load_dir(dir: &std::path::Path, device: &Device) -> Result<Self> {
-        Self::from_files(&ModelFiles::read_dir(dir)?, device)
+        let mut model = Self::from_files(&ModelFiles::read_dir(dir)?, device)?;
+        block_on(model.check_kernels());
+        Ok(model)
     }
 
     pub fn device(&self) -> &Device {
@@ -243,12 +266,24 @@ pub fn split_rows(values: Vec<f32>, dim: usize) -> Vec<Vec<f32>> {
 /// NaN or infinity becomes an error instead of an answer.
 pub async fn read_rows_async(tensor: Tensor<2>) -> Result<Vec<Vec<f32>>> {
     let [_, dim] = tensor.dims();
+    let on_gpu = tensor.device() != crate::device::cpu();
     let values = tensor
         .into_data_async()
         .await
-        .map_err(|e| Error::Device(format!("reading results back failed: {e:?}")))?
+        .map_err(|e| {
+            Error::Device(format!(
+                "the GPU stopped answering ({e:?}); load the model again, on the CPU if it \
+                 happens again"
+            ))
+        })?
         .try_into_vec::<f32>()
         .map_err(|e| Error::Device(format!("unexpected result type: {e:?}")))?;
+    if let Some(fault) = on_gpu.then(crate::kernels::gpu_fault).flatten() {
+        return Err(Error::Device(format!(
+            "the GPU reported an error, so its results cannot be trusted ({fault}); load the \
+             model on the CPU"
+        )));
+    }
     if values.iter().any(|v| !v.is_finite()) {
         return Err(Error::NonFinite("output"));
     }

@@ -108,7 +108,8 @@ impl WebClip {
     pub async fn load(files: Object, device: String) -> Result<WebClip, JsValue> {
         let files = model_files(&files).map_err(js_error)?;
         let device = browser_device(&device).await.map_err(js_error)?;
-        let model = ClipPipeline::from_files(&files, &device.device).map_err(js_error)?;
+        let mut model = ClipPipeline::from_files(&files, &device.device).map_err(js_error)?;
+        model.check_kernels().await;
         Ok(WebClip {
             model: Rc::new(model),
             device: device.name,
@@ -126,6 +127,23 @@ impl WebClip {
     #[wasm_bindgen(getter, js_name = deviceReason)]
     pub fn device_reason(&self) -> Option<String> {
         self.device_reason.clone()
+    }
+
+    /// What the person should know about how the model runs (one sentence
+    /// each): for example that our GPU kernels failed their check here.
+    #[wasm_bindgen(getter)]
+    pub fn notes(&self) -> Vec<String> {
+        self.model.notes().to_vec()
+    }
+
+    /// The length of a whole `model.safetensors` from its first bytes (the
+    /// 8-byte length and the header), so a download of another length is
+    /// never used or cached.
+    #[wasm_bindgen(js_name = safetensorsLength)]
+    pub fn safetensors_length(head: &[u8]) -> Result<f64, JsValue> {
+        crate::model::weights::safetensors_len(head)
+            .map(|len| len as f64)
+            .map_err(|e| js_error(format!("{WEIGHTS_FILE} {e}")))
     }
 
     /// The length of one embedding row.

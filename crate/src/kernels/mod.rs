@@ -5,6 +5,7 @@
 
 pub mod attention;
 pub mod packed_matmul;
+pub mod self_check;
 pub mod softmax;
 
 use std::sync::{Mutex, MutexGuard};
@@ -19,6 +20,9 @@ struct State {
     variants: Option<Variants>,
     gpu: Option<Gpu>,
     launches: Launches,
+    /// The first error the GPU reported outside any call that could return
+    /// it (a refused shader, a bad dispatch): no later result is trusted.
+    fault: Option<String>,
 }
 
 #[derive(Clone, Copy)]
@@ -37,6 +41,7 @@ static STATE: Mutex<State> = Mutex::new(State {
         attention: 0,
         attention_f16: 0,
     },
+    fault: None,
 });
 
 fn state() -> MutexGuard<'static, State> {
@@ -113,6 +118,20 @@ pub fn record_gpu(setup: &burn::tensor::wgpu::WgpuSetup) {
         software: info.device_type == burn::tensor::wgpu::wgpu::DeviceType::Cpu,
     };
     state().gpu.get_or_insert(gpu);
+    // The runtime's own handler panics (natively) or, in a browser whose
+    // module cannot unwind, aborts it; the error is kept instead and every
+    // later result from the GPU becomes an error (see `gpu_fault`).
+    setup
+        .device
+        .on_uncaptured_error(std::sync::Arc::new(|error| {
+            state().fault.get_or_insert_with(|| error.to_string());
+        }));
+}
+
+/// The error the GPU reported on its own, if it did: results computed since
+/// cannot be trusted.
+pub fn gpu_fault() -> Option<String> {
+    state().fault.clone()
 }
 
 /// The GPU the kernels run on, once a wgpu device has started.

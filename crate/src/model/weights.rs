@@ -52,6 +52,46 @@ fn read_file<'a>(bytes: &'a [u8], file: &str) -> Result<Source<'a>> {
     Ok(Source::File(tensors))
 }
 
+/// The safetensors format's own bound on the header (100 MB).
+pub const MAX_SAFETENSORS_HEADER: u64 = 100_000_000;
+
+/// The length of a whole safetensors file, read from its start: 8 bytes of
+/// header length, the JSON header, then tensors up to the largest end offset.
+/// `head` must hold at least the 8 bytes and the header. A download or a
+/// disk read of another length is damaged, whatever else it holds.
+pub fn safetensors_len(head: &[u8]) -> std::result::Result<u64, String> {
+    let not_header = |why: &str| format!("has no valid safetensors header ({why})");
+    let prefix: [u8; 8] = head
+        .get(..8)
+        .and_then(|p| p.try_into().ok())
+        .ok_or_else(|| "is shorter than a safetensors header (8 bytes)".to_string())?;
+    let header_len = u64::from_le_bytes(prefix);
+    if header_len > MAX_SAFETENSORS_HEADER {
+        return Err(format!(
+            "declares a header of {header_len} bytes (at most {MAX_SAFETENSORS_HEADER}); \
+             it is not a safetensors file"
+        ));
+    }
+    let header = head
+        .get(8..8 + header_len as usize)
+        .ok_or_else(|| format!("ends inside its {header_len}-byte header: it is truncated"))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(header).map_err(|e| not_header(&e.to_string()))?;
+    let tensors = value
+        .as_object()
+        .ok_or_else(|| not_header("not a JSON object"))?;
+    let data_len = tensors
+        .iter()
+        .filter(|(name, _)| *name != "__metadata__")
+        .map(|(name, tensor)| {
+            tensor["data_offsets"][1]
+                .as_u64()
+                .ok_or_else(|| not_header(&format!("tensor `{name}` has no data_offsets")))
+        })
+        .try_fold(0u64, |len, end| Ok::<_, String>(len.max(end?)))?;
+    Ok(8 + header_len + data_len)
+}
+
 /// Values of a tensor by its Hugging Face name and stored shape.
 pub type ValuesByName<'a> = &'a dyn Fn(&str, &[usize]) -> Vec<f32>;
 
