@@ -59,14 +59,30 @@ async function load(source) {
     });
     if (ticket !== loads) return loaded.dispose();
     model = loaded;
+    model.onGpuFailure = (error) => offerCpu(source, error);
     onChange(model, source);
     const reason = model.deviceReason ? ` (${model.deviceReason})` : "";
-    status(`Ready on ${model.device === "webgpu" ? "WebGPU" : "the CPU"}${reason}.`);
+    const notes = model.notes.map((note) => ` Note: ${note}.`).join("");
+    status(`Ready on ${model.device === "webgpu" ? "WebGPU" : "the CPU"}${reason}.${notes}`);
   } catch (error) {
     if (ticket === loads) status(`Could not load the model: ${error.message}`, true);
   } finally {
     if (ticket === loads) progress.hidden = true;
   }
+}
+
+/** The GPU failed under the model: say so, and load the same model on the CPU with one click. */
+function offerCpu(source, error) {
+  const message = error.message.replace(/^device: /, "");
+  status(`${message[0].toUpperCase()}${message.slice(1)}.`, true);
+  const button = document.createElement("button");
+  button.type = "button";
+  button.textContent = "Load on the CPU";
+  button.addEventListener("click", () => {
+    $("device").value = "cpu";
+    load(source);
+  });
+  $("model-status").append(" ", button);
 }
 
 /** How deep into a dropped folder to look for the model's files. */

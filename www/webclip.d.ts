@@ -54,6 +54,18 @@ export declare class ClipModel {
   readonly deviceReason: string | null;
   /** Length of one embedding. */
   readonly embedDim: number;
+  /**
+   * What the person should know about how the model runs, one sentence each:
+   * a weights file that could not be cached, GPU kernels that failed their
+   * check on this adapter (Burn's own operations then run instead).
+   */
+  readonly notes: string[];
+  /**
+   * Called once when the GPU fails under the model (an error it reported, or
+   * a lost device): later calls reject, and the model should be loaded again
+   * with `device: "cpu"`.
+   */
+  onGpuFailure: ((error: Error) => void) | null;
 
   /** Rows of L2-normalized text embeddings (`texts.length × embedDim`), cached by text. */
   embedText(texts: Iterable<string>): Promise<Float32Array>;

@@ -5,6 +5,9 @@
 //   const model = await ClipModel.load("models/clip", { device: "auto", onProgress });
 //   const { labels, probs } = await model.classify(file, ["cat", "dog"]);
 
+/** How the module words an error of the GPU itself (not of the input). */
+const GPU_FAILURE = /^device: the GPU /;
+
 /** The Cache API bucket that keeps downloaded weights between visits. */
 export const CACHE_NAME = "webclip-models";
 
@@ -21,6 +24,10 @@ export class ClipModel {
   deviceReason = null;
   /** Length of one embedding. */
   embedDim = 0;
+  /** What the person should know about how the model runs, one sentence each. */
+  notes = [];
+  /** Called once when the GPU fails under the model; the CPU is the way on. */
+  onGpuFailure = null;
 
   constructor(worker) {
     this.#worker = worker;
@@ -32,13 +39,24 @@ export class ClipModel {
         return;
       }
       this.#calls.delete(data.id);
-      if (data.error) call.reject(new Error(data.error));
-      else call.resolve(data.result);
+      if (!data.error) return call.resolve(data.result);
+      const error = new Error(data.error);
+      if (this.device === "webgpu" && GPU_FAILURE.test(data.error)) {
+        this.#gpuFailed(error);
+      }
+      call.reject(error);
     };
     worker.onerror = (event) => {
       event.preventDefault();
       this.#stop(new Error(`the model stopped (${event.message || "its worker failed"}); load it again`));
     };
+  }
+
+  /** A GPU that failed once is not trusted again: the owner hears of it once. */
+  #gpuFailed(error) {
+    if (this.#failure) return;
+    this.#failure = error;
+    queueMicrotask(() => this.onGpuFailure?.(error));
   }
 
   /** Ends the worker: pending and later calls reject with `failure`. */
@@ -72,6 +90,7 @@ export class ClipModel {
       model.device = info.device;
       model.deviceReason = info.deviceReason ?? null;
       model.embedDim = info.embedDim;
+      model.notes = info.notes ?? [];
       return model;
     } catch (error) {
       worker.terminate();

@@ -112,6 +112,23 @@ pub struct ClipPipeline {
     text_cache: Mutex<HashMap<String, Vec<f32>>>,
     /// What a user should know about how the model runs (the kernels' check).
     notes: Vec<String>,
+    fingerprint: String,
+}
+
+/// A short name for the exact model files: a hash of config.json and a
+/// sample of the weights (their header and 64 evenly spaced slices), so two
+/// checkpoints of one shape differ while hashing stays instant.
+fn fingerprint(files: &ModelFiles) -> String {
+    const SLICES: usize = 64;
+    const SLICE: usize = 4096;
+    let weights = &files.weights;
+    let mut sample = files.config.as_bytes().to_vec();
+    sample.extend_from_slice(&(weights.len() as u64).to_le_bytes());
+    let step = (weights.len() / SLICES).max(1);
+    for start in (0..weights.len()).step_by(step).take(SLICES + 1) {
+        sample.extend_from_slice(&weights[start..(start + SLICE).min(weights.len())]);
+    }
+    format!("{:016x}", crate::rng::fnv1a(&sample))
 }
 
 impl ClipPipeline {
@@ -155,6 +172,7 @@ impl ClipPipeline {
             device: device.clone(),
             text_cache: Mutex::new(HashMap::new()),
             notes: Vec::new(),
+            fingerprint: fingerprint(files),
         })
     }
 
@@ -162,6 +180,12 @@ impl ClipPipeline {
     /// call (see [`check_kernels`]); a disagreement becomes a note.
     pub async fn check_kernels(&mut self) {
         self.notes.extend(check_kernels(&self.device).await);
+    }
+
+    /// A short name for the exact model files (see [`fingerprint`]): what a
+    /// collection of embeddings records, so it never mixes models.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
     }
 
     /// What a user should know about how the model runs, one sentence each.
@@ -267,27 +291,45 @@ pub fn split_rows(values: Vec<f32>, dim: usize) -> Vec<Vec<f32>> {
 pub async fn read_rows_async(tensor: Tensor<2>) -> Result<Vec<Vec<f32>>> {
     let [_, dim] = tensor.dims();
     let on_gpu = tensor.device() != crate::device::cpu();
+    let fault = || {
+        let fault = on_gpu.then(crate::kernels::gpu_fault).flatten()?;
+        Some(Error::Device(format!(
+            "{fault}, so its results cannot be trusted; load the model on the CPU"
+        )))
+    };
+    if let Some(fault) = fault() {
+        return Err(fault);
+    }
     let values = tensor
         .into_data_async()
         .await
         .map_err(|e| {
             Error::Device(format!(
-                "the GPU stopped answering ({e:?}); load the model again, on the CPU if it \
-                 happens again"
+                "the GPU stopped answering ({}); load the model again, on the CPU if it \
+                 happens again",
+                innermost_cause(&format!("{e:?}"))
             ))
         })?
         .try_into_vec::<f32>()
         .map_err(|e| Error::Device(format!("unexpected result type: {e:?}")))?;
-    if let Some(fault) = on_gpu.then(crate::kernels::gpu_fault).flatten() {
-        return Err(Error::Device(format!(
-            "the GPU reported an error, so its results cannot be trusted ({fault}); load the \
-             model on the CPU"
-        )));
+    if let Some(fault) = fault() {
+        return Err(fault);
     }
     if values.iter().any(|v| !v.is_finite()) {
         return Err(Error::NonFinite("output"));
     }
     Ok(split_rows(values, dim))
+}
+
+/// The last cause of the runtime's multi-line error report (its root).
+fn innermost_cause(report: &str) -> &str {
+    report
+        .lines()
+        .map(str::trim)
+        .take_while(|line| !line.starts_with("Backtrace"))
+        .filter(|line| !line.is_empty() && !line.starts_with("Caused by"))
+        .last()
+        .unwrap_or(report)
 }
 
 impl ClipPipeline {

@@ -218,13 +218,31 @@ fn respond(stream: TcpStream, dist: &Path, fixtures: &Path) -> std::io::Result<(
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut request = String::new();
     reader.read_line(&mut request)?;
-    // Drain the headers.
+    // The headers: only `Range: bytes=START-` matters (downloads resume with it).
     let mut line = String::new();
+    let mut range_start = None;
     while reader.read_line(&mut line)? > 2 {
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("range")
+        {
+            range_start = value
+                .trim()
+                .strip_prefix("bytes=")
+                .and_then(|r| r.strip_suffix('-'))
+                .and_then(|start| start.parse::<usize>().ok());
+        }
         line.clear();
     }
-    let path = request.split_whitespace().nth(1).unwrap_or("/");
-    let path = path.split(['?', '#']).next().unwrap_or("/");
+    let target = request.split_whitespace().nth(1).unwrap_or("/");
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let path = path.split('#').next().unwrap_or("/");
+    // `?cut-after=N`: the whole length is announced but the connection closes
+    // before byte N of the file is sent, as a network failure mid-download
+    // does, on every attempt (for the tests).
+    let cut_after = query
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("cut-after="))
+        .and_then(|n| n.parse::<usize>().ok());
     let file = if path.contains("..") {
         None
     } else if let Some(rest) = path.strip_prefix("/fixtures/") {
@@ -237,14 +255,25 @@ fn respond(stream: TcpStream, dist: &Path, fixtures: &Path) -> std::io::Result<(
     let mut stream = stream;
     match file.and_then(|f| std::fs::read(&f).ok().map(|body| (f, body))) {
         Some((file, body)) => {
+            let total = body.len();
+            let (status, start) = match range_start {
+                Some(start) if start < total => ("206 Partial Content", start),
+                _ => ("200 OK", 0),
+            };
+            let content_range = match start {
+                0 => String::new(),
+                _ => format!("Content-Range: bytes {start}-{}/{total}\r\n", total - 1),
+            };
             let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nContent-Length: {}\r\n\
-                 Cache-Control: no-cache\r\nConnection: close\r\n\r\n",
+                "HTTP/1.1 {status}\r\nContent-Type: {}\r\nContent-Length: {}\r\n\
+                 {content_range}Accept-Ranges: bytes\r\nCache-Control: no-cache\r\n\
+                 Connection: close\r\n\r\n",
                 content_type(&file),
-                body.len()
+                total - start
             );
             stream.write_all(head.as_bytes())?;
-            stream.write_all(&body)
+            let end = cut_after.map_or(total, |n| n.clamp(start, total));
+            stream.write_all(&body[start..end])
         }
         None => stream
             .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),

@@ -121,15 +121,26 @@ pub fn record_gpu(setup: &burn::tensor::wgpu::WgpuSetup) {
     // The runtime's own handler panics (natively) or, in a browser whose
     // module cannot unwind, aborts it; the error is kept instead and every
     // later result from the GPU becomes an error (see `gpu_fault`).
+    // A lost device is kept the same way: a read begun after it would wait
+    // for an answer that never comes (in browsers), so reads check first.
+    let fault = |message: String| {
+        state().fault.get_or_insert(message);
+    };
     setup
         .device
-        .on_uncaptured_error(std::sync::Arc::new(|error| {
-            state().fault.get_or_insert_with(|| error.to_string());
+        .on_uncaptured_error(std::sync::Arc::new(move |error| {
+            fault(format!("the GPU reported an error ({error})"))
         }));
+    setup
+        .device
+        .set_device_lost_callback(move |reason, message| {
+            fault(format!("the GPU device was lost ({reason:?}: {message})"))
+        });
 }
 
-/// The error the GPU reported on its own, if it did: results computed since
-/// cannot be trusted.
+/// What went wrong with the GPU outside any call (an error it reported on
+/// its own, or the device lost), in words: results computed since cannot be
+/// trusted.
 pub fn gpu_fault() -> Option<String> {
     state().fault.clone()
 }
