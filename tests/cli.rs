@@ -352,3 +352,188 @@ fn a_gpu_run_without_a_runtime_dir_prints_no_loader_noise() {
         assert_eq!(json_rows(&stdout_json(&output)["text_embeds"]).len(), 1);
     }
 }
+
+/// A folder of copies of fixture images, for a test to change.
+fn photo_folder(test: &str, images: &[&str]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("webclip-{test}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("photos")).unwrap();
+    for image in images {
+        std::fs::copy(
+            fixtures().join("images").join(image),
+            dir.join("photos").join(image),
+        )
+        .unwrap();
+    }
+    dir
+}
+
+/// `webclip search --json` as (file name, score), best first.
+fn search_results(args: &[&str]) -> Vec<(String, f32)> {
+    let output = webclip(&[&["search"], args, &["--json"]].concat());
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout_json(&output)["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|hit| {
+            let path = hit["path"].as_str().unwrap();
+            let name = std::path::Path::new(path)
+                .file_name()
+                .unwrap()
+                .to_string_lossy();
+            (name.into_owned(), hit["score"].as_f64().unwrap() as f32)
+        })
+        .collect()
+}
+
+/// The cosine of the golden embeddings of `image` and of text number `text`.
+fn golden_cosine(image: &str, text: usize) -> f32 {
+    let images = golden("tiny-quickgelu", "image_embeds").rows();
+    let texts = golden("tiny-quickgelu", "text_embeds").rows();
+    let row = &images[golden_index(&format!("images/{image}"))];
+    row.iter().zip(&texts[text]).map(|(a, b)| a * b).sum()
+}
+
+#[test]
+fn an_index_is_searched_by_text_and_image_and_kept_up_to_date() {
+    let dir = photo_folder("index", &["chelsea.png", "la.png", "shapes.webp"]);
+    let (photos, index) = (dir.join("photos"), dir.join("index"));
+    let (photos, index_arg) = (photos.to_str().unwrap(), index.to_str().unwrap());
+    let model = model_dir("tiny-quickgelu");
+    let model = model.to_str().unwrap();
+    let run_index = |model: &str| webclip(&["index", "--model", model, photos, "--out", index_arg]);
+    let output = run_index(model);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("3 images (3 encoded, 0 unchanged"),
+        "{stderr}"
+    );
+    // The files other tools read.
+    for file in ["index.json", "embeddings.safetensors", "images.jsonl"] {
+        assert!(index.join(file).exists(), "{file}");
+    }
+
+    let inputs = inputs();
+    let hits = search_results(&["--index", index_arg, "--text", &inputs.texts[0]]);
+    assert_eq!(hits.len(), 3);
+    assert!(
+        hits.windows(2).all(|w| w[0].1 >= w[1].1),
+        "best first: {hits:?}"
+    );
+    for (name, score) in &hits {
+        let want = golden_cosine(name, 0);
+        assert!((score - want).abs() < 1e-4, "{name}: {score} vs {want}");
+    }
+    let like = dir.join("photos/la.png");
+    let hits = search_results(&[
+        "--index",
+        index_arg,
+        "--image",
+        like.to_str().unwrap(),
+        "--top",
+        "1",
+    ]);
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].0, "la.png");
+    assert!((hits[0].1 - 1.0).abs() < 1e-4, "{hits:?}");
+
+    // Add one file, change one, delete one: only the new and changed are encoded.
+    std::fs::copy(
+        fixtures().join("images/palette.png"),
+        dir.join("photos/palette.png"),
+    )
+    .unwrap();
+    std::fs::copy(
+        fixtures().join("images/camera.png"),
+        dir.join("photos/shapes.webp"),
+    )
+    .unwrap();
+    std::fs::remove_file(dir.join("photos/chelsea.png")).unwrap();
+    let output = run_index(model);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("3 images (2 encoded, 1 unchanged, 1 deleted files dropped"),
+        "{stderr}"
+    );
+    let hits = search_results(&["--index", index_arg, "--text", &inputs.texts[5]]);
+    let mut names: Vec<&str> = hits.iter().map(|(n, _)| n.as_str()).collect();
+    names.sort();
+    assert_eq!(names, ["la.png", "palette.png", "shapes.webp"]);
+    let (_, changed) = hits.iter().find(|(n, _)| n == "shapes.webp").unwrap();
+    let want = golden_cosine("camera.png", 5);
+    assert!(
+        (changed - want).abs() < 1e-4,
+        "the changed file's new embedding"
+    );
+
+    // Another model never mixes into the index.
+    let other = model_dir("tiny-gelu");
+    let output = run_index(other.to_str().unwrap());
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("was made by another model"), "{stderr}");
+    let output = webclip(&[
+        "search",
+        "--index",
+        index_arg,
+        "--model",
+        other.to_str().unwrap(),
+        "--text",
+        "a cat",
+    ]);
+    assert!(String::from_utf8_lossy(&output.stderr).contains("made by another model"));
+}
+
+#[test]
+fn classify_learns_classes_from_example_folders() {
+    let dir = photo_folder("examples", &[]);
+    let examples = dir.join("examples");
+    let classes = [
+        ("photos", ["chelsea.png", "camera.png"]),
+        ("graphics", ["logo.png", "shapes_wide.png"]),
+    ];
+    for (class, images) in classes {
+        std::fs::create_dir_all(examples.join(class)).unwrap();
+        for image in images {
+            std::fs::copy(
+                fixtures().join("images").join(image),
+                examples.join(class).join(image),
+            )
+            .unwrap();
+        }
+    }
+    let model = model_dir("tiny-quickgelu");
+    let output = webclip(&[
+        "classify",
+        "--model",
+        model.to_str().unwrap(),
+        examples.to_str().unwrap(),
+        "--examples",
+        examples.to_str().unwrap(),
+        "--json",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("probe taught by 4 examples of 2 classes"),
+        "{stderr}"
+    );
+    let value = stdout_json(&output);
+    assert_eq!(value["labels"], serde_json::json!(["graphics", "photos"]));
+    for result in value["results"].as_array().unwrap() {
+        let image = result["image"].as_str().unwrap();
+        let class = if image.contains("/photos/") {
+            "photos"
+        } else {
+            "graphics"
+        };
+        assert_eq!(result["top"], class, "{image}: {result}");
+    }
+}

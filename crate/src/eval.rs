@@ -5,6 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::pipeline::ClipPipeline;
+use crate::probe::LinearProbe;
 use crate::sketch::{self, CATEGORIES};
 use crate::train::EVAL_SEED_BASE;
 use crate::zeroshot::argmax;
@@ -72,111 +73,18 @@ pub fn zero_shot(model: &ClipPipeline, features: &Features, template: &str) -> R
 /// Accuracy on `test` of a linear probe trained on `shots` drawings per
 /// category (fresh ones, not in `test`).
 pub fn linear_probe(model: &ClipPipeline, test: &Features, shots: usize, size: u32) -> Result<f32> {
-    let mut train = sketch_features(model, shots, PROBE_SEED_OFFSET, size)?;
-    // Each feature centred and scaled by the training rows' statistics, so
-    // that small but telling differences between embeddings count.
-    let scaler = Standardizer::fit(&train.rows);
-    train.rows.iter_mut().for_each(|row| scaler.apply(row));
-    let probe = LogisticRegression::fit(&train, CATEGORIES.len());
+    let train = sketch_features(model, shots, PROBE_SEED_OFFSET, size)?;
+    let probe = LinearProbe::fit(&train.rows, &train.labels, CATEGORIES.len())?;
     let n = CATEGORIES.len();
     let mut confusion = vec![vec![0u32; n]; n];
     for (row, &truth) in test.rows.iter().zip(&test.labels) {
-        let mut row = row.clone();
-        scaler.apply(&mut row);
-        confusion[truth][argmax(&probe.scores(&row))] += 1;
+        confusion[truth][probe.predict(row)] += 1;
     }
     Ok(diagonal_share(&confusion))
 }
 
-/// Per-feature mean and standard deviation.
-struct Standardizer {
-    mean: Vec<f32>,
-    std: Vec<f32>,
-}
-
-impl Standardizer {
-    fn fit(rows: &[Vec<f32>]) -> Self {
-        let dim = rows.first().map_or(0, Vec::len);
-        let count = rows.len().max(1) as f32;
-        let mean: Vec<f32> = (0..dim)
-            .map(|j| rows.iter().map(|r| r[j]).sum::<f32>() / count)
-            .collect();
-        let std = (0..dim)
-            .map(|j| {
-                let var = rows.iter().map(|r| (r[j] - mean[j]).powi(2)).sum::<f32>() / count;
-                var.sqrt().max(1e-6)
-            })
-            .collect();
-        Self { mean, std }
-    }
-
-    fn apply(&self, row: &mut [f32]) {
-        for ((x, m), s) in row.iter_mut().zip(&self.mean).zip(&self.std) {
-            *x = (*x - m) / s;
-        }
-    }
-}
-
-/// Multinomial logistic regression with an L2 penalty, fitted by full-batch
-/// gradient descent (the problems here are tiny: at most a few hundred rows).
-struct LogisticRegression {
-    weights: Vec<Vec<f32>>,
-    bias: Vec<f32>,
-}
-
-impl LogisticRegression {
-    const STEPS: usize = 300;
-    const LEARNING_RATE: f32 = 0.5;
-    const L2: f32 = 1e-2;
-
-    fn fit(data: &Features, classes: usize) -> Self {
-        let dim = data.rows.first().map_or(0, Vec::len);
-        let mut model = Self {
-            weights: vec![vec![0.0; dim]; classes],
-            bias: vec![0.0; classes],
-        };
-        let count = data.rows.len().max(1) as f32;
-        for _ in 0..Self::STEPS {
-            let mut grad_w = vec![vec![0.0f32; dim]; classes];
-            let mut grad_b = vec![0.0f32; classes];
-            for (row, &label) in data.rows.iter().zip(&data.labels) {
-                let probs = softmax(&model.scores(row));
-                for c in 0..classes {
-                    let error = probs[c] - f32::from(c == label);
-                    grad_b[c] += error / count;
-                    for (g, x) in grad_w[c].iter_mut().zip(row) {
-                        *g += error * x / count;
-                    }
-                }
-            }
-            for c in 0..classes {
-                model.bias[c] -= Self::LEARNING_RATE * grad_b[c];
-                for (w, g) in model.weights[c].iter_mut().zip(&grad_w[c]) {
-                    *w -= Self::LEARNING_RATE * (g + Self::L2 * *w);
-                }
-            }
-        }
-        model
-    }
-
-    fn scores(&self, row: &[f32]) -> Vec<f32> {
-        self.weights
-            .iter()
-            .zip(&self.bias)
-            .map(|(w, b)| dot(w, row) + b)
-            .collect()
-    }
-}
-
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-fn softmax(scores: &[f32]) -> Vec<f32> {
-    let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let exps: Vec<f32> = scores.iter().map(|s| (s - max).exp()).collect();
-    let sum: f32 = exps.iter().sum();
-    exps.iter().map(|e| e / sum).collect()
 }
 
 fn diagonal_share(confusion: &[Vec<u32>]) -> f32 {
@@ -256,23 +164,6 @@ pub fn confusion_svg(confusion: &[Vec<u32>], labels: &[&str], title: &str) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn logistic_regression_separates_clusters() {
-        let rows = vec![
-            vec![1.0, 0.0],
-            vec![0.9, 0.1],
-            vec![0.0, 1.0],
-            vec![0.1, 0.9],
-        ];
-        let data = Features {
-            rows,
-            labels: vec![0, 0, 1, 1],
-        };
-        let probe = LogisticRegression::fit(&data, 2);
-        assert_eq!(argmax(&probe.scores(&[0.8, 0.3])), 0);
-        assert_eq!(argmax(&probe.scores(&[0.2, 0.7])), 1);
-    }
 
     #[test]
     fn confusion_svg_escapes_labels_and_checks_shape() {

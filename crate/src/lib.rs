@@ -8,6 +8,7 @@
 //! The front ends are thin: the command line (`bin/`), the browser API
 //! (`web`) and the tests.
 
+pub mod collection;
 pub mod config;
 pub mod device;
 pub mod error;
@@ -19,6 +20,7 @@ pub mod kernels;
 pub mod model;
 pub mod pipeline;
 pub mod preprocess;
+pub mod probe;
 pub mod rng;
 pub mod sketch;
 pub mod tokenizer;

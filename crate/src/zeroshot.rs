@@ -56,12 +56,48 @@ impl ClipPipeline {
         labels: &[S],
         template: &str,
     ) -> Result<Vec<Vec<f32>>> {
-        let prompts = prompts(labels, template)?;
-        let prompt_refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
-        let text = self.rows_to_tensor(&self.embed_texts_async(&prompt_refs).await?);
+        let text = self.prompt_embeds_async(labels, template).await?;
         // Image embeddings stay on the device; only the probabilities come back.
         let images = self.image_embeds_batched(pixels)?;
         read_rows_async(probabilities(images, text, self.clip.logit_scale_exp())).await
+    }
+
+    /// Probabilities of each label for image embeddings computed before (a
+    /// collection's rows).
+    pub async fn label_embeddings_async<S: AsRef<str>>(
+        &self,
+        image_embeds: &[Vec<f32>],
+        labels: &[S],
+        template: &str,
+    ) -> Result<Vec<Vec<f32>>> {
+        if image_embeds.is_empty() {
+            return Err(crate::Error::Input("no images to label".into()));
+        }
+        let text = self.prompt_embeds_async(labels, template).await?;
+        let images = self.rows_to_tensor(image_embeds);
+        read_rows_async(probabilities(images, text, self.clip.logit_scale_exp())).await
+    }
+
+    /// The labels written into `template`, embedded: `[labels, dim]`.
+    async fn prompt_embeds_async<S: AsRef<str>>(
+        &self,
+        labels: &[S],
+        template: &str,
+    ) -> Result<Tensor<2>> {
+        let prompts = prompts(labels, template)?;
+        let prompt_refs: Vec<&str> = prompts.iter().map(String::as_str).collect();
+        Ok(self.rows_to_tensor(&self.embed_texts_async(&prompt_refs).await?))
+    }
+
+    /// Blocking [`Self::label_embeddings_async`], for native callers.
+    #[cfg(not(target_family = "wasm"))]
+    pub fn label_embeddings<S: AsRef<str>>(
+        &self,
+        image_embeds: &[Vec<f32>],
+        labels: &[S],
+        template: &str,
+    ) -> Result<Vec<Vec<f32>>> {
+        burn::cubecl::future::block_on(self.label_embeddings_async(image_embeds, labels, template))
     }
 
     /// Blocking [`Self::classify_async`], for native callers.

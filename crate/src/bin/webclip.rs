@@ -8,11 +8,13 @@ use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
+use webclip::collection::{self, Collection, Item};
 use webclip::config::ClipConfig;
 use webclip::device::{self, DeviceChoice};
 use webclip::eval;
 use webclip::files::{self, FileKind};
 use webclip::pipeline::ClipPipeline;
+use webclip::probe::{LinearProbe, leave_one_out_accuracy};
 use webclip::sketch::CATEGORIES;
 use webclip::train::{self, DataSource, TokenizerFiles, TrainOptions, Trainer};
 use webclip::zeroshot::{DEFAULT_TEMPLATE, argmax};
@@ -43,8 +45,14 @@ struct ModelArgs {
 enum Command {
     /// Print L2-normalized embeddings of images and texts, in argument order
     Embed(EmbedArgs),
-    /// Zero-shot classification of images (folders are searched recursively)
+    /// Zero-shot classification of images (folders are searched recursively),
+    /// or by a linear probe taught with --examples
     Classify(ClassifyArgs),
+    /// Encode images (folders are searched recursively) into an index folder;
+    /// run again, it encodes only new or changed files and drops deleted ones
+    Index(IndexArgs),
+    /// The images of an index that best match texts and images
+    Search(SearchArgs),
     /// Contrastive pretraining of a new CLIP; writes a model folder in the
     /// Hugging Face layout (checkpoints in OUT/checkpoint)
     Train(TrainArgs),
@@ -78,17 +86,62 @@ struct ClassifyArgs {
     /// A class name (repeatable)
     #[arg(
         long = "label",
-        required_unless_present = "labels_file",
-        conflicts_with = "labels_file"
+        required_unless_present_any = ["labels_file", "examples"],
+        conflicts_with_all = ["labels_file", "examples"]
     )]
     labels: Vec<String>,
     /// A file with one class name per line
-    #[arg(long)]
+    #[arg(long, conflicts_with = "examples")]
     labels_file: Option<PathBuf>,
+    /// A folder of example images, one subfolder per class (named after it):
+    /// a linear probe learns the classes from them instead of their names
+    #[arg(long)]
+    examples: Option<PathBuf>,
     /// The sentence each label is put in; {} marks the label
     #[arg(long, default_value = DEFAULT_TEMPLATE)]
     template: String,
     /// Print {"labels": [..], "results": [{"image", "probs", "top"}]}
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct IndexArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Image files or folders
+    #[arg(required = true)]
+    paths: Vec<PathBuf>,
+    /// The index folder (made if missing, brought up to date if not)
+    #[arg(long)]
+    out: PathBuf,
+}
+
+#[derive(Args)]
+struct SearchArgs {
+    /// An index folder made by `webclip index`
+    #[arg(long)]
+    index: PathBuf,
+    /// The model folder (default: the one that made the index)
+    #[arg(long)]
+    model: Option<PathBuf>,
+    /// Where the model runs
+    #[arg(long, default_value = "cpu", value_parser = ["cpu", "wgpu"])]
+    device: String,
+    /// Describe the image you look for (repeatable; all parts are added up)
+    #[arg(long = "text", required_unless_present = "images")]
+    texts: Vec<String>,
+    /// Find images like this one (repeatable)
+    #[arg(long = "image")]
+    images: Vec<PathBuf>,
+    /// Leave out what this text describes (repeatable), as in
+    /// --image beach.jpg --minus-text "people"
+    #[arg(long = "minus-text")]
+    minus_texts: Vec<String>,
+    /// How many matches to print
+    #[arg(long, default_value_t = 10)]
+    top: usize,
+    /// Print {"results": [{"path", "score"}, ..]}, best first
     #[arg(long)]
     json: bool,
 }
@@ -193,6 +246,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Embed(args) => embed(args),
         Command::Classify(args) => classify(args),
+        Command::Index(args) => index(args),
+        Command::Search(args) => search(args),
         Command::Train(args) => train(args),
         Command::Eval(args) => evaluate(args),
     }
@@ -240,9 +295,10 @@ fn embed(args: EmbedArgs) -> Result<ExitCode> {
 }
 
 fn classify(args: ClassifyArgs) -> Result<ExitCode> {
-    let labels = match &args.labels_file {
-        Some(file) => read_labels(file)?,
-        None => args.labels,
+    let labels = match (&args.labels_file, &args.examples) {
+        (Some(file), _) => read_labels(file)?,
+        (None, Some(examples)) => class_folders(examples)?,
+        (None, None) => args.labels,
     };
     webclip::zeroshot::prompts(&labels, &args.template)?;
     let images = collect_images(&args.paths)?;
@@ -250,7 +306,260 @@ fn classify(args: ClassifyArgs) -> Result<ExitCode> {
         return Err(Error::Input("no images found in the given paths".into()));
     }
     let model = load(&args.model)?;
-    classify_images(&model, &images, &labels, &args.template, args.json)
+    let probe = match &args.examples {
+        Some(examples) => Some(teach_probe(&model, examples, &labels)?),
+        None => None,
+    };
+    let (embedded, failures) = embed_files(&model, &images)?;
+    let (paths, rows): (Vec<PathBuf>, Vec<Vec<f32>>) = embedded.into_iter().unzip();
+    let probs = match (&probe, rows.is_empty()) {
+        (_, true) => Vec::new(),
+        (Some(probe), false) => rows.iter().map(|row| probe.probabilities(row)).collect(),
+        (None, false) => model.label_embeddings(&rows, &labels, &args.template)?,
+    };
+    let results: Vec<(PathBuf, Vec<f32>)> = paths.into_iter().zip(probs).collect();
+    if args.json {
+        let rows: Vec<_> = results
+            .iter()
+            .map(|(path, probs)| json!({ "image": path.display().to_string(), "probs": probs, "top": labels[argmax(probs)] }))
+            .collect();
+        println!("{}", json!({ "labels": labels, "results": rows }));
+    } else {
+        print_table(&results, &labels);
+    }
+    if failures > 0 {
+        eprintln!(
+            "{failures} of {} images could not be classified",
+            images.len()
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The class names of an ImageFolder layout: its subfolders, in name order.
+fn class_folders(dir: &Path) -> Result<Vec<String>> {
+    let mut classes: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.is_dir())
+        .filter_map(|path| path.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    classes.sort();
+    if classes.len() < 2 {
+        return Err(Error::Input(format!(
+            "{} must hold a subfolder of example images for each of at least two classes",
+            dir.display()
+        )));
+    }
+    Ok(classes)
+}
+
+/// A linear probe taught by the example images under `dir/CLASS/`; prints its
+/// leave-one-out accuracy on them.
+fn teach_probe(model: &ClipPipeline, dir: &Path, classes: &[String]) -> Result<LinearProbe> {
+    let (mut rows, mut labels) = (Vec::new(), Vec::new());
+    for (class, name) in classes.iter().enumerate() {
+        let (embedded, failures) = embed_files(model, &collect_images(&[dir.join(name)])?)?;
+        if failures > 0 || embedded.is_empty() {
+            return Err(Error::Input(format!(
+                "the examples of {name:?} in {} hold no readable image, or a broken one (see above)",
+                dir.display()
+            )));
+        }
+        labels.extend(std::iter::repeat_n(class, embedded.len()));
+        rows.extend(embedded.into_iter().map(|(_, row)| row));
+    }
+    let probe = LinearProbe::fit(&rows, &labels, classes.len())?;
+    let accuracy = leave_one_out_accuracy(&rows, &labels, classes.len())?;
+    eprintln!(
+        "probe taught by {} examples of {} classes: {:.0}% of the examples right when each is left out",
+        rows.len(),
+        classes.len(),
+        accuracy * 100.0
+    );
+    Ok(probe)
+}
+
+fn index(args: IndexArgs) -> Result<ExitCode> {
+    let images = collect_images(&args.paths)?;
+    let model = load(&args.model)?;
+    let mut collection = match read_index(&args.out)? {
+        Some(found) if found.model() != model.fingerprint() => {
+            return Err(Error::Input(format!(
+                "{} was made by another model (fingerprint {}, this one is {}); index into \
+                 another --out, or use the model that made it",
+                args.out.display(),
+                found.model(),
+                model.fingerprint()
+            )));
+        }
+        Some(found) => found,
+        None => Collection::new(model.fingerprint(), model.embed_dim()),
+    };
+    let dropped = collection.retain(|item| Path::new(&item.path).exists());
+    let mut todo = Vec::new();
+    for path in images {
+        let item = file_item(&path)?;
+        if !collection.has_unchanged(&item) {
+            todo.push((path, item));
+        }
+    }
+    let kept = collection.len()
+        - todo
+            .iter()
+            .filter(|(_, i)| collection.row_of(&i.path).is_some())
+            .count();
+    let paths: Vec<PathBuf> = todo.iter().map(|(path, _)| path.clone()).collect();
+    let (embedded, failures) = embed_files(&model, &paths)?;
+    let items: std::collections::HashMap<PathBuf, Item> = todo.into_iter().collect();
+    for (path, row) in &embedded {
+        collection.insert(items[path].clone(), row)?;
+    }
+    write_index(&args.out, &collection, &args.model.model)?;
+    eprintln!(
+        "{}: {} images ({} encoded, {kept} unchanged, {dropped} deleted files dropped, {failures} unreadable)",
+        args.out.display(),
+        collection.len(),
+        embedded.len(),
+    );
+    Ok(match failures {
+        0 => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
+    })
+}
+
+fn search(args: SearchArgs) -> Result<ExitCode> {
+    let collection = read_index(&args.index)?.ok_or_else(|| {
+        Error::Input(format!(
+            "{} holds no index (see `webclip index`)",
+            args.index.display()
+        ))
+    })?;
+    let model_dir = match &args.model {
+        Some(dir) => dir.clone(),
+        None => index_model_dir(&args.index)?,
+    };
+    let model = load(&ModelArgs {
+        model: model_dir,
+        device: args.device.clone(),
+    })?;
+    if model.fingerprint() != collection.model() {
+        return Err(Error::Input(format!(
+            "{} was made by another model than {}; search it with the model that made it",
+            args.index.display(),
+            args.model
+                .as_deref()
+                .unwrap_or(Path::new("the recorded one"))
+                .display()
+        )));
+    }
+    let pixels = args
+        .images
+        .iter()
+        .map(|p| read_pixels(&model, p))
+        .collect::<Result<Vec<_>>>()?;
+    let mut terms: Vec<(f32, Vec<f32>)> = Vec::new();
+    if !pixels.is_empty() {
+        terms.extend(
+            model
+                .embed_images(&pixels)?
+                .into_iter()
+                .map(|row| (1.0, row)),
+        );
+    }
+    for (weight, texts) in [(1.0, &args.texts), (-1.0, &args.minus_texts)] {
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        if !refs.is_empty() {
+            terms.extend(
+                model
+                    .embed_texts(&refs)?
+                    .into_iter()
+                    .map(|row| (weight, row)),
+            );
+        }
+    }
+    let terms: Vec<(f32, &[f32])> = terms.iter().map(|(w, row)| (*w, row.as_slice())).collect();
+    let query = collection::combine(&terms)?;
+    let hits = collection.search(&query, args.top)?;
+    let path = |hit: &collection::Hit| &collection.items()[hit.index].path;
+    if args.json {
+        let results: Vec<_> = hits
+            .iter()
+            .map(|hit| json!({ "path": path(hit), "score": hit.score }))
+            .collect();
+        println!("{}", json!({ "results": results }));
+    } else {
+        for hit in &hits {
+            println!("{:.4}  {}", hit.score, path(hit));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Where the command line records the model folder beside the index.
+const INDEX_MODEL_FILE: &str = "model.txt";
+
+fn read_index(dir: &Path) -> Result<Option<Collection>> {
+    if !dir.join(collection::INDEX_FILE).exists() {
+        return Ok(None);
+    }
+    let read = |name: &str| files::read(&dir.join(name), FileKind::Text);
+    let embeddings = files::read_safetensors(&dir.join(collection::EMBEDDINGS_FILE))?;
+    Collection::from_files(
+        &read(collection::INDEX_FILE)?,
+        &embeddings,
+        &files::read(&dir.join(collection::IMAGES_FILE), FileKind::PairList)?,
+        &dir.display().to_string(),
+    )
+    .map(Some)
+}
+
+fn index_model_dir(dir: &Path) -> Result<PathBuf> {
+    let recorded = files::read_text(&dir.join(INDEX_MODEL_FILE)).map_err(|_| {
+        Error::Input(format!(
+            "{} does not say which model made it: give --model",
+            dir.display()
+        ))
+    })?;
+    Ok(PathBuf::from(recorded.trim()))
+}
+
+/// Writes the index files next to their final names, then renames them, so
+/// an interrupted run leaves the old index whole.
+fn write_index(dir: &Path, collection: &Collection, model_dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let model_dir = std::path::absolute(model_dir).map_err(|e| Error::io(model_dir, e))?;
+    let mut files: Vec<(&str, Vec<u8>)> = collection.to_files()?.into();
+    files.push((
+        INDEX_MODEL_FILE,
+        format!("{}\n", model_dir.display()).into_bytes(),
+    ));
+    for (name, bytes) in &files {
+        let partial = dir.join(format!("{name}.partial"));
+        std::fs::write(&partial, bytes).map_err(|e| Error::io(&partial, e))?;
+    }
+    for (name, _) in &files {
+        let partial = dir.join(format!("{name}.partial"));
+        std::fs::rename(&partial, dir.join(name)).map_err(|e| Error::io(&partial, e))?;
+    }
+    Ok(())
+}
+
+/// What tells a file's versions apart: its path, size and modification time.
+fn file_item(path: &Path) -> Result<Item> {
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    let modified = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_millis() as i64);
+    let path = std::path::absolute(path).map_err(|e| Error::io(path, e))?;
+    Ok(Item {
+        path: path.display().to_string(),
+        size: meta.len(),
+        modified,
+    })
 }
 
 fn evaluate(args: EvalArgs) -> Result<ExitCode> {
@@ -417,13 +726,13 @@ fn has_image_extension(path: &Path) -> bool {
         .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
-fn classify_images(
+/// Embeddings of image files, encoded 16 at a time under a progress bar; a
+/// file that cannot be read or decoded is reported and skipped (the second
+/// value counts them).
+fn embed_files(
     model: &ClipPipeline,
     images: &[PathBuf],
-    labels: &[String],
-    template: &str,
-    json: bool,
-) -> Result<ExitCode> {
+) -> Result<(Vec<(PathBuf, Vec<f32>)>, usize)> {
     let progress = ProgressBar::new(images.len() as u64);
     progress.set_style(
         ProgressStyle::with_template(
@@ -434,7 +743,7 @@ fn classify_images(
     if images.len() < 8 {
         progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
     }
-    let mut results: Vec<(PathBuf, Vec<f32>)> = Vec::new();
+    let mut embedded = Vec::new();
     let mut failures = 0;
     for chunk in images.chunks(16) {
         let (mut paths, mut pixels) = (Vec::new(), Vec::new());
@@ -451,30 +760,12 @@ fn classify_images(
             }
         }
         if !pixels.is_empty() {
-            let probs = model.classify(&pixels, labels, template)?;
-            results.extend(paths.into_iter().zip(probs));
+            embedded.extend(paths.into_iter().zip(model.embed_images(&pixels)?));
         }
         progress.inc(chunk.len() as u64);
     }
     progress.finish_and_clear();
-
-    if json {
-        let rows: Vec<_> = results
-            .iter()
-            .map(|(path, probs)| json!({ "image": path.display().to_string(), "probs": probs, "top": labels[argmax(probs)] }))
-            .collect();
-        println!("{}", json!({ "labels": labels, "results": rows }));
-    } else {
-        print_table(&results, labels);
-    }
-    if failures > 0 {
-        eprintln!(
-            "{failures} of {} images could not be classified",
-            images.len()
-        );
-        return Ok(ExitCode::FAILURE);
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok((embedded, failures))
 }
 
 /// Images as rows, labels as columns, probabilities in percent.
