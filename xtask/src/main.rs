@@ -109,9 +109,12 @@ fn install_system_packages() -> Result<(), String> {
 fn test(extra: &[String]) -> Result<(), String> {
     install_system_packages()?;
     let mut cargo = cargo();
-    // Only the webclip package: testing it together with xtask would unify their
-    // dependencies' features and build much of the tree a second time.
-    cargo.args(["test", "-p", "webclip"]).args(extra);
+    // Not xtask: testing it together with webclip would unify their
+    // dependencies' features and build much of the tree a second time. The
+    // fuzz targets' short run shares webclip's build.
+    cargo
+        .args(["test", "-p", "webclip", "-p", "webclip-fuzz"])
+        .args(extra);
     if std::env::var_os("XDG_RUNTIME_DIR").is_none() {
         cargo.env("XDG_RUNTIME_DIR", std::env::temp_dir());
     }
