@@ -370,7 +370,8 @@ fn load_error_everywhere(dir: &Path) -> String {
 
 #[test]
 fn config_fields_that_cannot_work_are_named_on_every_device() {
-    let cases: [(&str, fn(&mut serde_json::Value), &str); 4] = [
+    type Case = (&'static str, fn(&mut serde_json::Value), &'static str);
+    let cases: [Case; 4] = [
         (
             "eos",
             |c| c["text_config"]["eos_token_id"] = 60000.into(),

@@ -172,7 +172,7 @@ impl Collection {
             .collect();
         let k = k.min(hits.len());
         if k < hits.len() {
-            hits.select_nth_unstable_by(k, |a, b| better(a, b));
+            hits.select_nth_unstable_by(k, better);
             hits.truncate(k);
         }
         hits.sort_by(better);
@@ -328,7 +328,7 @@ pub fn combine(terms: &[(f32, &[f32])]) -> Result<Vec<f32>> {
         }
     }
     let norm = sum.iter().map(|v| v * v).sum::<f32>().sqrt();
-    if !(norm > 1e-6) {
+    if !norm.is_finite() || norm <= 1e-6 {
         return Err(Error::Input(
             "the query's parts cancel each other out".into(),
         ));

@@ -726,13 +726,13 @@ fn has_image_extension(path: &Path) -> bool {
         .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
 }
 
+/// An image file and its embedding.
+type Embedded = (PathBuf, Vec<f32>);
+
 /// Embeddings of image files, encoded 16 at a time under a progress bar; a
 /// file that cannot be read or decoded is reported and skipped (the second
 /// value counts them).
-fn embed_files(
-    model: &ClipPipeline,
-    images: &[PathBuf],
-) -> Result<(Vec<(PathBuf, Vec<f32>)>, usize)> {
+fn embed_files(model: &ClipPipeline, images: &[PathBuf]) -> Result<(Vec<Embedded>, usize)> {
     let progress = ProgressBar::new(images.len() as u64);
     progress.set_style(
         ProgressStyle::with_template(
