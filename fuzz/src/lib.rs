@@ -3,9 +3,10 @@
 //! that breaks the promises checked here (shapes, finite values).
 //!
 //! `cargo +nightly fuzz run TARGET` drives them with libFuzzer (coverage
-//! guided, `fuzz/corpus/TARGET` as the seeds). The test below runs the same
-//! targets on stable for a few seconds each, from the committed corpus and the
-//! seeds made here, with simple mutations: a short run on every test run.
+//! guided, keeping what it finds in `fuzz/corpus/TARGET`). The test in
+//! `short_run.rs` runs the same targets on stable for a few seconds each, from
+//! the seeds made here (and that corpus, where present), with simple
+//! mutations: a short run on every test run.
 
 use std::sync::OnceLock;
 
@@ -81,8 +82,8 @@ impl Target {
         }
     }
 
-    /// Valid inputs to start from, made here (the committed corpus adds the
-    /// inputs fuzzing found interesting).
+    /// Valid inputs to start from, made here (a fuzzing run's corpus adds
+    /// the inputs it found interesting).
     pub fn seeds(self) -> Vec<Vec<u8>> {
         match self {
             Target::Safetensors => {

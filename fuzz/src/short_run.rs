@@ -1,5 +1,5 @@
-//! A short run of every target on stable, within the test command: the
-//! committed corpus and the seeds, then mutations of them (bit flips, byte
+//! A short run of every target on stable, within the test command: the seeds
+//! (and a fuzzing run's corpus, where present), then mutations of them (bit flips, byte
 //! runs, cuts, repeats, splices, boundary numbers) for a few seconds each.
 //! Coverage-guided fuzzing is `cargo fuzz`'s job; this keeps what it found
 //! fixed and catches a plain regression.
