@@ -398,18 +398,14 @@ fn index(args: IndexArgs) -> Result<ExitCode> {
         None => Collection::new(model.fingerprint(), model.embed_dim()),
     };
     let dropped = collection.retain(|item| Path::new(&item.path).exists());
-    let mut todo = Vec::new();
+    let (mut todo, mut unchanged) = (Vec::new(), 0);
     for path in images {
         let item = file_item(&path)?;
-        if !collection.has_unchanged(&item) {
-            todo.push((path, item));
+        match collection.has_unchanged(&item) {
+            true => unchanged += 1,
+            false => todo.push((path, item)),
         }
     }
-    let kept = collection.len()
-        - todo
-            .iter()
-            .filter(|(_, i)| collection.row_of(&i.path).is_some())
-            .count();
     let paths: Vec<PathBuf> = todo.iter().map(|(path, _)| path.clone()).collect();
     let (embedded, failures) = embed_files(&model, &paths)?;
     let items: std::collections::HashMap<PathBuf, Item> = todo.into_iter().collect();
@@ -418,7 +414,7 @@ fn index(args: IndexArgs) -> Result<ExitCode> {
     }
     write_index(&args.out, &collection, &args.model.model)?;
     eprintln!(
-        "{}: {} images ({} encoded, {kept} unchanged, {dropped} deleted files dropped, {failures} unreadable)",
+        "{}: {} images ({} encoded, {unchanged} unchanged, {dropped} deleted files dropped, {failures} unreadable)",
         args.out.display(),
         collection.len(),
         embedded.len(),
