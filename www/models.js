@@ -2,7 +2,10 @@
 // One model at a time; the screens hear of every change.
 
 import { ClipModel } from "./webclip.js";
-import { $, BUNDLED_MODEL, dropZone, setStatus } from "./ui.js";
+import { $, BUNDLED_MODEL, droppedFiles, dropZone, setStatus } from "./ui.js";
+
+/** How deep into a dropped folder to look for the model's files. */
+const MAX_DROP_DEPTH = 3;
 
 let model = null;
 /** Counts load requests, so that a load overtaken by a newer one is dropped. */
@@ -85,36 +88,6 @@ function offerCpu(source, error) {
   $("model-status").append(" ", button);
 }
 
-/** How deep into a dropped folder to look for the model's files. */
-const MAX_DROP_DEPTH = 3;
-
-/** The files in the dropped files and folders, shallowest first. */
-async function droppedFiles(dataTransfer) {
-  // Entries must be taken during the drop event: the DataTransfer is emptied after it.
-  let level = [...dataTransfer.items].map((item) => item.webkitGetAsEntry?.()).filter(Boolean);
-  const files = [];
-  for (let depth = 0; level.length && depth <= MAX_DROP_DEPTH; depth++) {
-    const next = [];
-    for (const entry of level) {
-      if (entry.isFile) files.push(await new Promise((resolve, reject) => entry.file(resolve, reject)));
-      else next.push(...(await directoryEntries(entry)));
-    }
-    level = next;
-  }
-  return files;
-}
-
-/** readEntries hands out a directory in batches: read until an empty one. */
-async function directoryEntries(directory) {
-  const reader = directory.createReader();
-  const entries = [];
-  for (;;) {
-    const batch = await new Promise((resolve, reject) => reader.readEntries(resolve, reject));
-    if (!batch.length) return entries;
-    entries.push(...batch);
-  }
-}
-
 /** Wires the model picker; `changed(model, source)` hears of every model change. */
 export function setUpModels(changed) {
   onChange = changed;
@@ -142,7 +115,7 @@ export function setUpModels(changed) {
     const cleared = await ClipModel.clearCache();
     status(cleared ? "Downloaded weights cleared." : "No downloaded weights were kept.");
   });
-  dropZone($("local"), async (dataTransfer) => load(await droppedFiles(dataTransfer)));
+  dropZone($("local"), async (dataTransfer) => load((await droppedFiles(dataTransfer, MAX_DROP_DEPTH)).map(({ file }) => file)));
   // The bundled model ships with the page: load it at once, no network needed.
   if ($("preset").value === BUNDLED_MODEL) load(BUNDLED_MODEL);
 }

@@ -52,3 +52,34 @@ export function dropZone(element, onDrop) {
     onDrop(event.dataTransfer);
   });
 }
+
+/**
+ * The files in dropped files and folders, shallowest first, down to
+ * `maxDepth` folders deep: `[{ file, path }]`, path from the dropped folder
+ * ("holiday/beach.jpg").
+ */
+export async function droppedFiles(dataTransfer, maxDepth) {
+  // Entries must be taken during the drop event: the DataTransfer is emptied after it.
+  let level = [...dataTransfer.items].map((item) => item.webkitGetAsEntry?.()).filter(Boolean);
+  const files = [];
+  for (let depth = 0; level.length && depth <= maxDepth; depth++) {
+    const next = [];
+    for (const entry of level) {
+      if (entry.isFile) files.push({ file: await new Promise((resolve, reject) => entry.file(resolve, reject)), path: entry.fullPath.replace(/^\//, "") });
+      else next.push(...(await directoryEntries(entry)));
+    }
+    level = next;
+  }
+  return files;
+}
+
+/** readEntries hands out a directory in batches: read until an empty one. */
+async function directoryEntries(directory) {
+  const reader = directory.createReader();
+  const entries = [];
+  for (;;) {
+    const batch = await new Promise((resolve, reject) => reader.readEntries(resolve, reject));
+    if (!batch.length) return entries;
+    entries.push(...batch);
+  }
+}

@@ -3,6 +3,7 @@
 
 import init, { WebClip } from "./pkg/webclip_wasm.js";
 import { CACHE_NAME } from "./webclip.js";
+import { collectionCall } from "./collection-store.js";
 
 const ready = init({ module_or_path: new URL("./pkg/webclip_wasm_bg.wasm", import.meta.url) });
 let model = null;
@@ -28,6 +29,13 @@ async function handle(op, args, progress) {
   if (!model) throw new Error("no model is loaded yet");
   if (op === "embedTexts") return await model.embedTexts(args.texts);
   if (op === "embedImage") return await model.embedImage(args.bytes);
+  if (op === "embedImages") {
+    const { rows, failures } = await model.embedImages(args.images);
+    if (failures.length) throw new Error(`image ${failures[0].index + args.first}: ${failures[0].error}`);
+    return rows;
+  }
+  if (op === "stats") return { imagesEncoded: model.imagesEncoded };
+  if (op.startsWith("collection.")) return await collectionCall(model, op.slice("collection.".length), args);
   if (op === "classify") return await model.classify(args.bytes, args.labels, args.template);
   throw new Error(`unknown call ${op}`);
 }

@@ -2,6 +2,9 @@
 //! Results are flat `Float32Array`s of rows; errors reject with an `Error`
 //! whose message says what to do.
 
+mod collection;
+
+use std::cell::Cell;
 use std::rc::Rc;
 
 use js_sys::{Array, Float32Array, Object, Promise, Reflect, Uint8Array};
@@ -21,6 +24,8 @@ pub struct WebClip {
     model: Rc<ClipPipeline>,
     device: &'static str,
     device_reason: Option<String>,
+    /// How many images went through the image encoder (tests count them).
+    images_encoded: Cell<f64>,
 }
 
 #[wasm_bindgen]
@@ -114,6 +119,7 @@ impl WebClip {
             model: Rc::new(model),
             device: device.name,
             device_reason: device.reason,
+            images_encoded: Cell::new(0.0),
         })
     }
 
@@ -146,6 +152,19 @@ impl WebClip {
             .map_err(|e| js_error(format!("{WEIGHTS_FILE} {e}")))
     }
 
+    /// A short name for the exact model files: a collection of embeddings
+    /// records it and never mixes models.
+    #[wasm_bindgen(getter)]
+    pub fn fingerprint(&self) -> String {
+        self.model.fingerprint().to_string()
+    }
+
+    /// How many images the image encoder has embedded since the load.
+    #[wasm_bindgen(getter, js_name = imagesEncoded)]
+    pub fn images_encoded(&self) -> f64 {
+        self.images_encoded.get()
+    }
+
     /// The length of one embedding row.
     #[wasm_bindgen(getter, js_name = embedDim)]
     pub fn embed_dim(&self) -> usize {
@@ -170,6 +189,7 @@ impl WebClip {
     #[wasm_bindgen(js_name = embedImage)]
     pub fn embed_image(&self, bytes: Vec<u8>) -> Promise {
         let model = Rc::clone(&self.model);
+        self.images_encoded.set(self.images_encoded.get() + 1.0);
         future_to_promise(async move {
             let pixels = model.pixel_values(&bytes, "file").map_err(js_error)?;
             model
@@ -188,6 +208,7 @@ impl WebClip {
         template: Option<String>,
     ) -> Promise {
         let model = Rc::clone(&self.model);
+        self.images_encoded.set(self.images_encoded.get() + 1.0);
         future_to_promise(async move {
             let pixels = model.pixel_values(&bytes, "file").map_err(js_error)?;
             let template = template.unwrap_or_else(|| DEFAULT_TEMPLATE.to_string());
