@@ -128,7 +128,12 @@ test(`a collection's scores are transformers' cosines, and it survives a reload 
     const thumbnail = await photos.thumbnail("chelsea.png");
     await photos.clear();
     const reopened = await Collection.open("golden", model);
-    return { size, examples, byText, removed, imagesEncoded, thumbnailType: thumbnail?.type, afterClear: [photos.size, reopened.size, reopened.bytes] };
+    const afterClear = [photos.size, reopened.size, reopened.bytes];
+    // Cancelled after the first batch: what was encoded stays, and is kept.
+    const stop = new AbortController();
+    const cancelled = await reopened.add(window.fixture.files, { signal: stop.signal, onProgress: () => stop.abort() }).then(() => "finished", (error) => error.name);
+    const kept = (await Collection.open("golden", model)).size;
+    return { size, examples, byText, removed, imagesEncoded, thumbnailType: thumbnail?.type, afterClear, cancelled, kept };
   });
   assert.equal(second.size, 12, "the collection was kept");
   assert.deepEqual(second.examples, { round: ["chelsea.png", "logo.png"], square: ["shapes_wide.png", "palette.png"] }, "taught classes were kept");
@@ -137,6 +142,8 @@ test(`a collection's scores are transformers' cosines, and it survives a reload 
   assert.equal(second.removed, 1);
   assert.equal(second.thumbnailType, "image/jpeg");
   assert.deepEqual(second.afterClear, [0, 0, 0]);
+  assert.equal(second.cancelled, "AbortError");
+  assert.equal(second.kept, 8, "the first batch was kept when the rest was cancelled");
   assert.deepEqual(problems, [], "console errors");
   await page.context().close();
 });
