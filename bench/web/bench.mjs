@@ -4,7 +4,10 @@
 // ratios, the browser's peak memory, and the cosine between the two systems'
 // embeddings. Run by `cargo xtask bench-web [--quick]`.
 //
-//   node bench.mjs --dist DIR --models DIR --images DIR --model NAME [--quick] [--cpu-only]
+//   node bench.mjs --dist DIR --models DIR --images DIR --model NAME [--quick] [--cpu-only] [--photos]
+//
+// `--photos` measures webclip's photo collections instead: indexing, queries,
+// and the search over 10,000 rows.
 
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,6 +25,7 @@ const { values: args } = parseArgs({
     model: { type: "string" },
     quick: { type: "boolean", default: false },
     "cpu-only": { type: "boolean", default: false },
+    photos: { type: "boolean", default: false },
   },
 });
 const DEVICES = args["cpu-only"] ? ["cpu"] : ["cpu", "webgpu"];
@@ -89,7 +93,10 @@ async function measure(base, system, device) {
     const page = await context.newPage();
     page.on("console", (message) => message.type() === "error" && console.error(`  [${system}/${device}] ${message.text()}`));
     const { repeats, batch } = PLAN[device];
-    const query = new URLSearchParams({ system, device, model: args.model, repeats, batch });
+    const images = readdirSync(args.images).filter((name) => /\.(png|jpe?g|gif|webp)$/.test(name)).join(",");
+    // SwiftShader's WebGPU indexes each image once; a CPU or real GPU four times.
+    const copies = device === "webgpu" && !args.quick ? 1 : 4;
+    const query = new URLSearchParams({ system, device, model: args.model, repeats, batch, images, copies });
     await page.goto(`${base}/bench/page.html?${query}`);
     await page.waitForFunction(() => window.benchResult, null, { timeout: 0, polling: 1000 });
     const result = await page.evaluate(() => window.benchResult);
@@ -135,7 +142,36 @@ function table(results) {
   return rows.map((row) => `| ${row.map((cell, c) => cell.padEnd(widths[c])).join(" | ")} |`).join("\n");
 }
 
+/** The photo collection measures (`--photos`): webclip alone, the peer has no collections. */
+function photosTable(results) {
+  const rows = [["device", "measure", "webclip"]];
+  for (const [device, r] of Object.entries(results)) {
+    rows.push([device, `index ${r.files} files (${r.encoded} encoded, ${r.failures} unreadable), images/s`, r.index_images_per_s.toFixed(2)]);
+    rows.push([device, "add the same files again (nothing to encode)", ms(r.reindex_ms)]);
+    rows.push([device, `query by new words, top 10 of ${r.encoded}, median of ${r.repeats}`, ms(r.text_query_ms)]);
+    rows.push([device, `query "more like this", top 10 of ${r.encoded}, median of ${r.repeats}`, ms(r.like_query_ms)]);
+    rows.push([device, `teach 2 classes from ${r.teach_examples} examples, label all (leave-one-out ${r.teach_accuracy})`, ms(r.teach_ms)]);
+    rows.push([device, `search alone, ${r.search_rows} rows: top 10 / all sorted`, `${r.search_top10_ms.toFixed(1)} ms / ${r.search_all_ms.toFixed(1)} ms`]);
+  }
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
+  return rows.map((row) => `| ${row.map((cell, c) => cell.padEnd(widths[c])).join(" | ")} |`).join("\n");
+}
+
 const server = await serve(args);
+if (args.photos) {
+  const results = {};
+  try {
+    for (const device of DEVICES) {
+      console.error(`bench-web: photo collections on ${device}…`);
+      results[device] = await measure(`http://127.0.0.1:${server.address().port}`, "photos", device);
+    }
+  } finally {
+    server.close();
+  }
+  console.log(`model ${args.model}; the fixture images (tests/fixtures/images); 1 thread`);
+  console.log(photosTable(results));
+  process.exit(0);
+}
 const base = `http://127.0.0.1:${server.address().port}`;
 const results = {};
 try {

@@ -56,10 +56,7 @@ async function webclip() {
   return {
     dim: clip.embedDim,
     image: async (blob) => unitRows(await clip.embedImage(blob), clip.embedDim),
-    // One call per image: the JavaScript API has no batch call yet.
-    images: async (blobs) => {
-      for (const blob of blobs) await clip.embedImage(blob);
-    },
+    images: (blobs) => clip.embedImages(blobs),
     texts: async (texts) => unitRows(await clip.embedText(texts), clip.embedDim),
   };
 }
@@ -125,8 +122,66 @@ async function run() {
   return result;
 }
 
+/**
+ * webclip's photo collections: indexing the fixture images (`copies` times
+ * each, under other names) through Collection.add, then queries on it; and
+ * the search alone over 10,000 random rows of the model's width in the wasm
+ * module (what a query costs at that size, beside encoding its words).
+ */
+async function photos() {
+  const { ClipModel, Collection } = await import("/webclip.js");
+  const result = { system, device, model, repeats };
+  const clip = await ClipModel.load(`/models/${model}`, { device });
+  const images = params.get("images").split(",");
+  const copies = Number(params.get("copies"));
+  const files = [];
+  for (const name of images) {
+    const blob = await (await fetch(`/images/${name}`)).blob();
+    for (let copy = 0; copy < copies; copy++) files.push(new File([blob], `${copy}/${name}`, { lastModified: 0 }));
+  }
+  const collection = await Collection.open("bench", clip);
+  await collection.clear();
+  const [addMs, added] = await timed(() => collection.add(files));
+  Object.assign(result, { files: files.length, encoded: added.encoded, failures: added.failures.length, index_images_per_s: (1000 * added.encoded) / addMs });
+  result.reindex_ms = (await timed(() => collection.add(files)))[0];
+  const textTimes = [];
+  const likeTimes = [];
+  for (let i = 0; i < repeats; i++) {
+    textTimes.push((await timed(() => collection.search(`a photo of a cat, take ${i}`, { k: 10 })))[0]);
+    likeTimes.push((await timed(() => collection.search({ name: files[i % files.length].name }, { k: 10 })))[0]);
+  }
+  result.text_query_ms = median(textTimes);
+  result.like_query_ms = median(likeTimes);
+  // Two classes taught by 10 examples each.
+  const examples = { first: files.slice(0, 10).map((f) => f.name), second: files.slice(10, 20).map((f) => f.name) };
+  const [teachMs, taught] = await timed(() => collection.teach(examples));
+  Object.assign(result, { teach_ms: teachMs, teach_examples: 20, teach_accuracy: taught.accuracy });
+  await collection.clear();
+  clip.dispose();
+
+  const { default: init, WebCollection } = await import("/pkg/webclip_wasm.js");
+  await init({ module_or_path: "/pkg/webclip_wasm_bg.wasm" });
+  const rows = 10_000;
+  const large = new WebCollection("random", clip.embedDim);
+  const unit = () => {
+    const row = Float32Array.from({ length: clip.embedDim }, () => Math.random() - 0.5);
+    const norm = Math.hypot(...row);
+    return row.map((v) => v / norm);
+  };
+  for (let i = 0; i < rows; i++) large.insert(`photo-${i}.jpg`, 1, 0, unit());
+  const query = unit();
+  const top10 = [];
+  const all = [];
+  for (let i = 0; i < 20; i++) {
+    top10.push((await timed(async () => large.search(query, 10)))[0]);
+    all.push((await timed(async () => large.search(query, rows)))[0]);
+  }
+  Object.assign(result, { search_rows: rows, search_top10_ms: median(top10), search_all_ms: median(all) });
+  return result;
+}
+
 // Without a system the page stays empty (profile.mjs drives it itself).
-if (system) run().then(
+if (system) (system === "photos" ? photos() : run()).then(
   (result) => {
     window.benchResult = result;
     document.getElementById("status").textContent = "Done.";

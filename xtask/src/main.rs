@@ -8,9 +8,10 @@
 //! - `bench [REPEATS] [ROUNDS]`: times webclip's encoders on the CPU beside
 //!   PyTorch and onnxruntime on the same random ViT-B/32-shaped model, in
 //!   alternating rounds (3), and prints ratios.
-//! - `bench-web [--quick] [--cpu-only] [--profile]`: webclip beside
+//! - `bench-web [--quick] [--cpu-only] [--profile] [--photos]`: webclip beside
 //!   transformers.js in one headless Chromium, on the CPU and WebGPU
-//!   (`--quick`: a small model; `--profile`: where webclip's time goes).
+//!   (`--quick`: a small model; `--profile`: where webclip's time goes;
+//!   `--photos`: indexing and searching a photo collection instead).
 //! - `dist`: builds the web page into `dist/` (any static host can serve it).
 //! - `serve [PORT]`: `dist`, then serves it on localhost.
 
@@ -38,7 +39,7 @@ fn main() -> ExitCode {
         },
         _ => {
             eprintln!(
-                "usage: cargo xtask test [cargo test args] | test-web | bench [REPEATS] [ROUNDS] | bench-web [--quick] [--cpu-only] [--profile] | dist | serve [PORT]"
+                "usage: cargo xtask test [cargo test args] | test-web | bench [REPEATS] [ROUNDS] | bench-web [--quick] [--cpu-only] [--profile] [--photos] | dist | serve [PORT]"
             );
             return ExitCode::from(2);
         }
