@@ -167,7 +167,7 @@ impl Collection {
             .enumerate()
             .map(|(index, row)| Hit {
                 index,
-                score: row.iter().zip(query).map(|(a, b)| a * b).sum(),
+                score: dot(row, query),
             })
             .collect();
         let k = k.min(hits.len());
@@ -296,6 +296,25 @@ impl Collection {
             rows_by_path,
         })
     }
+}
+
+/// The dot product in eight running sums, which the compiler turns into
+/// vector instructions (one sum, added in order, it may not).
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut sums = [0.0f32; 8];
+    let (a_chunks, b_chunks) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = a_chunks
+        .remainder()
+        .iter()
+        .zip(b_chunks.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in a_chunks.zip(b_chunks) {
+        for lane in 0..8 {
+            sums[lane] += x[lane] * y[lane];
+        }
+    }
+    sums.iter().sum::<f32>() + tail
 }
 
 /// Higher score first; equal scores in row order.
