@@ -150,7 +150,7 @@ function photosTable(results) {
     rows.push([device, "add the same files again (nothing to encode)", ms(r.reindex_ms)]);
     rows.push([device, `query by new words, top 10 of ${r.encoded}, median of ${r.repeats}`, ms(r.text_query_ms)]);
     rows.push([device, `query "more like this", top 10 of ${r.encoded}, median of ${r.repeats}`, ms(r.like_query_ms)]);
-    rows.push([device, `teach 2 classes from ${r.teach_examples} examples, label all (leave-one-out ${r.teach_accuracy})`, ms(r.teach_ms)]);
+    rows.push([device, `teach 2 classes from ${r.teach_examples} examples, label all (leave-one-out accuracy ${r.teach_accuracy?.toFixed(2)})`, ms(r.teach_ms)]);
     rows.push([device, `search alone, ${r.search_rows} rows: top 10 / all sorted`, `${r.search_top10_ms.toFixed(1)} ms / ${r.search_all_ms.toFixed(1)} ms`]);
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));

@@ -235,6 +235,18 @@ impl ClipPipeline {
         Ok(self.clip.image_embeds(batch))
     }
 
+    /// Runs one blank image and one text through the model and reads the
+    /// results back, so that a GPU compiles the pipelines of both encoders
+    /// now (while a page shows its progress bar) rather than during the first
+    /// real call. Nothing is cached.
+    pub async fn warm_up(&self) -> Result<()> {
+        let size = self.config.vision_config.image_size;
+        let blank = vec![0.0f32; 3 * size * size];
+        read_rows_async(self.image_embeds_tensor(&[&blank])?).await?;
+        read_rows_async(self.text_embeds_tensor(&["a photo"])?).await?;
+        Ok(())
+    }
+
     /// Texts -> unit-norm embeddings (not cached; see [`Self::embed_texts`]).
     pub fn text_embeds_tensor(&self, texts: &[&str]) -> Result<Tensor<2>> {
         if texts.is_empty() {

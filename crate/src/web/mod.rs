@@ -126,6 +126,10 @@ impl WebClip {
         let device = browser_device(&device).await.map_err(js_error)?;
         let mut model = ClipPipeline::from_files(&files, &device.device).map_err(js_error)?;
         model.check_kernels().await;
+        // The CPU has nothing to compile.
+        if device.name == "webgpu" {
+            model.warm_up().await.map_err(js_error)?;
+        }
         Ok(WebClip {
             model: Rc::new(model),
             device: device.name,
