@@ -537,3 +537,61 @@ fn classify_learns_classes_from_example_folders() {
         assert_eq!(result["top"], class, "{image}: {result}");
     }
 }
+
+/// `webclip bench` makes its own ViT-B/32-shaped model and times it; on the
+/// GPU (lavapipe here) the launch counters show our attention kernel running
+/// once per layer of each encoder.
+#[test]
+fn bench_times_a_named_shape_on_every_device() {
+    for device in ["cpu", "wgpu"] {
+        let output = webclip(&[
+            "bench",
+            "--shape",
+            "vit-b-32",
+            "--device",
+            device,
+            "--repeats",
+            "1",
+            "--batch",
+            "1",
+            "--json",
+        ]);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let report = stdout_json(&output);
+        for key in [
+            "build_ms",
+            "first_image_ms",
+            "image_ms",
+            "first_text8_ms",
+            "text8_ms",
+            "batch_images_per_s",
+        ] {
+            let value = report[key].as_f64().unwrap_or(f64::NAN);
+            assert!(
+                value.is_finite() && value > 0.0,
+                "{device}: {key} = {}",
+                report[key]
+            );
+        }
+        let launches = [
+            report["attention_launches_per_image"].as_u64(),
+            report["attention_launches_per_text8"].as_u64(),
+        ];
+        let layers = match device {
+            "cpu" => Some(0),
+            _ => Some(12),
+        };
+        assert_eq!(
+            launches,
+            [layers, layers],
+            "{device}: our attention kernel per encode"
+        );
+    }
+    let output = webclip(&["bench", "--shape", "vit-h-14", "--device", "cpu"]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("unknown shape \"vit-h-14\""));
+}

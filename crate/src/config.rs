@@ -189,6 +189,38 @@ impl ClipConfig {
         Ok(config)
     }
 
+    /// The shape of a CLIP that OpenAI released, by name: `vit-b-32`,
+    /// `vit-b-16` or `vit-l-14-336` (for benchmarks that need the shape, not
+    /// the weights).
+    pub fn named_shape(name: &str) -> Result<Self> {
+        // (vision width, layers, heads, patch, image; text width, heads; projection)
+        let (width, layers, heads, patch, image, text_width, text_heads, projection) = match name {
+            "vit-b-32" => (768, 12, 12, 32, 224, 512, 8, 512),
+            "vit-b-16" => (768, 12, 12, 16, 224, 512, 8, 512),
+            "vit-l-14-336" => (1024, 24, 16, 14, 336, 768, 12, 768),
+            other => {
+                return Err(Error::Input(format!(
+                    "unknown shape {other:?}: use vit-b-32, vit-b-16 or vit-l-14-336"
+                )));
+            }
+        };
+        let config = serde_json::json!({
+            "projection_dim": projection,
+            "text_config": {
+                "hidden_size": text_width, "intermediate_size": 4 * text_width,
+                "num_attention_heads": text_heads, "num_hidden_layers": 12,
+                "vocab_size": 49408, "max_position_embeddings": 77, "eos_token_id": 2,
+                "hidden_act": "quick_gelu",
+            },
+            "vision_config": {
+                "hidden_size": width, "intermediate_size": 4 * width,
+                "num_attention_heads": heads, "num_hidden_layers": layers,
+                "patch_size": patch, "image_size": image, "hidden_act": "quick_gelu",
+            },
+        });
+        Self::from_json(&config.to_string(), name)
+    }
+
     /// `config.json` as transformers writes it for a `CLIPModel`.
     pub fn to_json(&self) -> String {
         let mut value = serde_json::to_value(self).expect("a config serializes");

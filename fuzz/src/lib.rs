@@ -92,7 +92,8 @@ impl Target {
                     let count: usize = shape.iter().product();
                     (0..count).map(|i| ((i % 7) as f32 - 3.0) * 0.1).collect()
                 };
-                let (clip, params) = build_clip(&config, &values, &device::cpu()).expect("builds");
+                let (clip, params) =
+                    build_clip(&config, &values, &device::cpu(), false).expect("builds");
                 [SaveDtype::F32, SaveDtype::F16]
                     .map(|dtype| save_clip(&clip, &params, dtype).expect("saves"))
                     .to_vec()

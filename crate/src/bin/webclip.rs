@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-// The crate root looks for modules beside itself; this one lives in webclip/.
+// The crate root looks for modules beside itself; these live in webclip/.
+#[path = "webclip/bench.rs"]
+mod bench;
 #[path = "webclip/index.rs"]
 mod index;
 
@@ -59,6 +61,9 @@ enum Command {
     /// Contrastive pretraining of a new CLIP; writes a model folder in the
     /// Hugging Face layout (checkpoints in OUT/checkpoint)
     Train(TrainArgs),
+    /// Times a random model of a named CLIP shape, made here (no files
+    /// needed): build, image and text encodes, a batch
+    Bench(bench::BenchArgs),
     /// Accuracy on fresh synthetic drawings of the sketch categories:
     /// zero-shot, linear probes, confusion matrix
     Eval(EvalArgs),
@@ -253,6 +258,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Search(args) => index::search(args),
         Command::Train(args) => train(args),
         Command::Eval(args) => evaluate(args),
+        Command::Bench(args) => bench::bench(args),
     }
 }
 

@@ -96,12 +96,16 @@ pub fn safetensors_len(head: &[u8]) -> std::result::Result<u64, String> {
 pub type ValuesByName<'a> = &'a dyn Fn(&str, &[usize]) -> Vec<f32>;
 
 /// A CLIP whose every tensor comes from `values` (a fresh initialisation).
+/// `for_inference`: packed for our matmul on the CPU, as [`load_clip`] builds
+/// it (not trainable); otherwise every weight is a Burn parameter.
 pub fn build_clip(
     config: &ClipConfig,
     values: ValuesByName,
     device: &Device,
+    for_inference: bool,
 ) -> Result<(Clip, StoredParams)> {
-    Store::new(Source::Values(values), "initial weights", device, false).build(config)
+    let pack = for_inference && is_cpu_inference(device);
+    Store::new(Source::Values(values), "initial weights", device, pack).build(config)
 }
 
 /// How a parameter is stored in the Hugging Face file.

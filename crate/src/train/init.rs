@@ -19,7 +19,20 @@ pub fn init_clip(config: &ClipConfig, seed: u64, device: &Device) -> Result<(Cli
         config,
         &|name, shape| initial_values(name, shape, seed, config),
         device,
+        false,
     )
+}
+
+/// [`init_clip`] built for inference, as a loaded model is (on the CPU its
+/// linear layers packed for our matmul): a stand-in of a shape for benchmarks.
+pub fn random_clip(config: &ClipConfig, seed: u64, device: &Device) -> Result<Clip> {
+    build_clip(
+        config,
+        &|name, shape| initial_values(name, shape, seed, config),
+        device,
+        true,
+    )
+    .map(|(clip, _)| clip)
 }
 
 /// transformers' initial value for the tensor `name` (`CLIPPreTrainedModel.

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::{Activation, ClipConfig, TextConfig, VisionConfig};
 
 pub use data::EVAL_SEED_BASE;
-pub use init::init_clip;
+pub use init::{init_clip, random_clip};
 pub use trainer::{CHECKPOINT_DIR, TokenizerFiles, Trainer, run};
 
 /// `ln(100)`: CLIP keeps the temperature's inverse at or below 100.
