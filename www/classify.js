@@ -1,7 +1,8 @@
 // The Classify screen: images from the picker, drops, pastes and the camera,
 // prompts one per line, and a result per image with its bars.
 
-import { $, dropZone, plural, probabilityBar, setStatus } from "./ui.js";
+import { $, dropZone, isBundledModel, plural, probabilityBar, setStatus } from "./ui.js";
+import pools from "./prompts.json" with { type: "json" };
 
 let model = null;
 let classifying = false;
@@ -18,10 +19,29 @@ function updateRun() {
   $("run").disabled = !model || classifying;
 }
 
-/** The model to classify with, or null while none is loaded. */
-export function useModel(current) {
+/**
+ * The prompts the screen offers for a kind of model: the sketch model knows
+ * only its 20 shapes (drawn, as it was trained), CLIP weights read anything.
+ * The page's own prompts are the CLIP ones.
+ */
+const STARTERS = {
+  sketch: { prompts: pools.sketch.prompts.join("\n"), template: "a drawing of {}" },
+  clip: { prompts: $("prompts").defaultValue, template: $("template").defaultValue },
+};
+
+/** The model to classify with, or null while none is loaded, loaded from `source`. */
+export function useModel(current, source) {
   model = current;
   updateRun();
+  if (!model) return;
+  // Prompts the person wrote stay; the starters follow the model.
+  const sketch = typeof source === "string" && isBundledModel(new URL(source, document.baseURI).pathname);
+  const starter = STARTERS[sketch ? "sketch" : "clip"];
+  const untouched = Object.values(STARTERS).some(({ prompts, template }) => $("prompts").value === prompts && $("template").value === template);
+  if (untouched) {
+    $("prompts").value = starter.prompts;
+    $("template").value = starter.template;
+  }
 }
 
 // ---- Images ----

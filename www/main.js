@@ -12,7 +12,7 @@ setUpTabs($("screens"));
 classify.setUpClassify();
 photos.setUpPhotos();
 setUpModels((model, source) => {
-  classify.useModel(model);
+  classify.useModel(model, source);
   photos.useModel(model);
   draw.useModel(model, source);
 });

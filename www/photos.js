@@ -86,6 +86,7 @@ export async function useModel(current) {
 
 async function addFiles(entries) {
   if (!photos || indexing) return;
+  const collection = photos;
   // Files of unknown type may still be images: the decoder decides.
   const images = entries.filter(({ file }) => file.type.startsWith("image/") || file.type === "");
   const others = entries.length - images.length;
@@ -101,7 +102,7 @@ async function addFiles(entries) {
   let result = null;
   let stopped = false;
   try {
-    result = await photos.add(images.map(({ file, path }) => ({ file, name: path })), {
+    result = await collection.add(images.map(({ file, path }) => ({ file, name: path })), {
       signal: indexing.signal,
       onProgress: ({ done, total, encoded, unchanged, imagesPerSecond, secondsLeft }) => {
         progress.value = done / total;
@@ -114,12 +115,14 @@ async function addFiles(entries) {
     });
   } catch (error) {
     stopped = error?.name === "AbortError";
-    if (!stopped) status(`Indexing stopped: ${error.message}`, true);
+    if (!stopped && photos === collection) status(`Indexing stopped: ${error.message}`, true);
   } finally {
     indexing = null;
     $("indexing").hidden = true;
     showSummary();
   }
+  // Another model was loaded meanwhile: its own collection is on screen now.
+  if (photos !== collection) return;
   const took = seconds((performance.now() - start) / 1000);
   await showAll();
   if (stopped) status(`Indexing cancelled; the photos encoded until then are kept (${plural(photos.size, "photo")}).`);

@@ -97,6 +97,10 @@ describe("the page", () => {
     const weights = requests.filter((url) => url.endsWith("/models/sketch/model.safetensors"));
     assert.equal(weights.length, 1, "the bundled weights are fetched once");
     assert.ok(weights[0].startsWith(new URL(BASE_URL).origin), weights[0]);
+    // Classify offers what the sketch model knows: its 20 shapes, drawn.
+    assert.equal((await page.inputValue("#prompts")).split("\n").length, 20);
+    assert.match(await page.inputValue("#prompts"), /^a circle\na square\n/);
+    assert.equal(await page.inputValue("#template"), "a drawing of {}");
     await screenshot(page, "01b-bundled-model");
   });
 
@@ -113,6 +117,9 @@ describe("the page", () => {
     await loadFromUrl(page, "/fixtures/models/tiny-quickgelu", "webgpu");
     await waitForText(page, "#model-status", /Ready on WebGPU/);
     assert.ok(await page.isEnabled("#run"));
+    // CLIP weights get the page's own prompts back.
+    assert.match(await page.inputValue("#prompts"), /^a girl wearing a beanie\n/);
+    assert.equal(await page.inputValue("#template"), "{}");
     await screenshot(page, "02-model-loaded");
   });
 
