@@ -5,6 +5,7 @@
 //     index.json, embeddings.safetensors, images.jsonl  (the index)
 //     classes.json                                       (classes taught by example)
 //     thumbs/<hash of the image name>.jpg                (small pictures for results)
+//     thumbs.json                                        (the thumbnails' bytes in all)
 // so one model's collections never mix with another's. Nothing here leaves
 // the browser.
 
@@ -13,10 +14,12 @@ import { WebCollection } from "./pkg/webclip_wasm.js";
 const ROOT = "webclip-collections";
 const INDEX_FILES = ["index.json", "embeddings.safetensors", "images.jsonl"];
 const CLASSES_FILE = "classes.json";
+/** Keeps the thumbnails' total size: adding up 10,000 files at every visit takes seconds. */
+const THUMBS_FILE = "thumbs.json";
 /** The longer side of a thumbnail, in pixels: enough for a results grid. */
 const THUMB_SIDE = 192;
 
-/** Open collections by name: { inner: WebCollection, dir, bytes, examples, queue }. */
+/** Open collections by name: { inner: WebCollection, dir, thumbs, thumbBytes, bytes, examples, dirty }. */
 const open = new Map();
 
 /** Runs collection calls one at a time per collection: an add never interleaves with a clear. */
@@ -62,11 +65,11 @@ async function writeFile(dir, name, data) {
   await writable.close();
 }
 
-/** Bytes the collection's files take, thumbnails included. */
-async function usage(dir) {
-  let bytes = 0;
-  for await (const handle of dir.values()) {
-    bytes += handle.kind === "file" ? (await handle.getFile()).size : await usage(handle);
+/** Bytes the collection's files take: the few in its folder, and the thumbnails as counted. */
+async function usage(collection) {
+  let bytes = collection.thumbBytes;
+  for await (const handle of collection.dir.values()) {
+    if (handle.kind === "file") bytes += (await handle.getFile()).size;
   }
   return bytes;
 }
@@ -92,7 +95,11 @@ async function openCollection(model, key, name) {
     const classes = await readFile(dir, CLASSES_FILE);
     const examples = classes ? JSON.parse(new TextDecoder().decode(classes)) : null;
     const thumbs = await dir.getDirectoryHandle("thumbs", { create: true });
-    open.set(key, { inner, dir, thumbs, examples, bytes: await usage(dir), dirty: false });
+    const counted = await readFile(dir, THUMBS_FILE);
+    const thumbBytes = counted ? JSON.parse(new TextDecoder().decode(counted)).bytes : 0;
+    const collection = { inner, dir, thumbs, thumbBytes, examples, bytes: 0, dirty: false };
+    collection.bytes = await usage(collection);
+    open.set(key, collection);
   }
   return summary(open.get(key));
 }
@@ -123,8 +130,8 @@ async function add(model, collection, { files }) {
       collection.inner.insert(name, file.size, modified, embedding);
       const thumb = await thumbnailOf(file).catch(() => null);
       if (thumb) {
+        collection.thumbBytes += thumb.size - (await thumbnailSize(collection, name));
         await writeFile(collection.thumbs, `${hash(name)}.jpg`, thumb);
-        collection.bytes += thumb.size;
       }
     }
     collection.dirty = true;
@@ -137,8 +144,9 @@ async function save(model, collection) {
   if (collection.dirty) {
     const files = collection.inner.toFiles();
     for (const name of INDEX_FILES) await writeFile(collection.dir, name, files[name]);
+    await writeFile(collection.dir, THUMBS_FILE, JSON.stringify({ bytes: collection.thumbBytes }));
     collection.dirty = false;
-    collection.bytes = await usage(collection.dir);
+    collection.bytes = await usage(collection);
   }
   return summary(collection);
 }
@@ -158,6 +166,11 @@ async function thumbnailOf(file) {
   context.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
   bitmap.close();
   return canvas.convertToBlob({ type: "image/jpeg", quality: 0.8 });
+}
+
+/** The size of an image's thumbnail, 0 when it has none. */
+async function thumbnailSize(collection, image) {
+  return (await thumbnail(null, collection, { image }))?.size ?? 0;
 }
 
 /** The thumbnail of an image of the collection as a Blob, or null. */
@@ -248,7 +261,10 @@ async function teach(model, collection, { examples }) {
 /** Drops the named images and their thumbnails; returns how many were there. */
 async function remove(model, collection, { images }) {
   const removed = collection.inner.remove(images);
-  for (const image of images) await collection.thumbs.removeEntry(`${hash(image)}.jpg`).catch(() => {});
+  for (const image of images) {
+    collection.thumbBytes -= await thumbnailSize(collection, image);
+    await collection.thumbs.removeEntry(`${hash(image)}.jpg`).catch(() => {});
+  }
   collection.dirty ||= removed > 0;
   await save(model, collection);
   return removed;
@@ -263,6 +279,7 @@ async function clear(model, collection) {
   collection.thumbs = await collection.dir.getDirectoryHandle("thumbs", { create: true });
   collection.examples = null;
   collection.dirty = false;
+  collection.thumbBytes = 0;
   collection.bytes = 0;
   return summary(collection);
 }

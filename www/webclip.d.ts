@@ -54,6 +54,8 @@ export declare class ClipModel {
   readonly deviceReason: string | null;
   /** Length of one embedding. */
   readonly embedDim: number;
+  /** A short name for the exact model files: collections are kept per fingerprint, so models never mix. */
+  readonly fingerprint: string;
   /**
    * What the person should know about how the model runs, one sentence each:
    * a weights file that could not be cached, GPU kernels that failed their

@@ -30,6 +30,8 @@ export class ClipModel {
   deviceReason = null;
   /** Length of one embedding. */
   embedDim = 0;
+  /** A short name for the exact model files (its collections are kept under it). */
+  fingerprint = "";
   /** What the person should know about how the model runs, one sentence each. */
   notes = [];
   /** Called once when the GPU fails under the model; the CPU is the way on. */
@@ -97,6 +99,7 @@ export class ClipModel {
       model.device = info.device;
       model.deviceReason = info.deviceReason ?? null;
       model.embedDim = info.embedDim;
+      model.fingerprint = info.fingerprint;
       model.notes = info.notes ?? [];
       return model;
     } catch (error) {

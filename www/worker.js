@@ -24,7 +24,7 @@ async function handle(op, args, progress) {
   if (op === "load") {
     const { files, notes } = args.from.files ? { files: await readLocal(args.from.files), notes: [] } : await download(args.from.url, progress);
     model = await WebClip.load(files, args.device);
-    return { device: model.device, deviceReason: model.deviceReason, embedDim: model.embedDim, notes: [...notes, ...model.notes] };
+    return { device: model.device, deviceReason: model.deviceReason, embedDim: model.embedDim, fingerprint: model.fingerprint, notes: [...notes, ...model.notes] };
   }
   if (!model) throw new Error("no model is loaded yet");
   if (op === "embedTexts") return await model.embedTexts(args.texts);

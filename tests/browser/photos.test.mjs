@@ -122,6 +122,15 @@ test(`a collection's scores are transformers' cosines, and it survives a reload 
     const { photos, model, Collection } = window.fixture;
     const size = photos.size;
     const examples = photos.examples;
+    // What the collection's folder really holds, thumbnails included.
+    const stored = async (dir) => {
+      let bytes = 0;
+      for await (const handle of dir.values()) bytes += handle.kind === "file" ? (await handle.getFile()).size : await stored(handle);
+      return bytes;
+    };
+    const root = await (await navigator.storage.getDirectory()).getDirectoryHandle("webclip-collections");
+    const folder = await (await root.getDirectoryHandle(model.fingerprint)).getDirectoryHandle("golden");
+    const bytes = [photos.bytes, await stored(folder)];
     const byText = await photos.search("a photo of a cat", { k: 12 });
     const removed = await photos.remove(["rocket.jpg", "not-there.png"]);
     const { imagesEncoded } = await model.stats();
@@ -133,9 +142,11 @@ test(`a collection's scores are transformers' cosines, and it survives a reload 
     const stop = new AbortController();
     const cancelled = await reopened.add(window.fixture.files, { signal: stop.signal, onProgress: () => stop.abort() }).then(() => "finished", (error) => error.name);
     const kept = (await Collection.open("golden", model)).size;
-    return { size, examples, byText, removed, imagesEncoded, thumbnailType: thumbnail?.type, afterClear, cancelled, kept };
+    return { size, examples, bytes, byText, removed, imagesEncoded, thumbnailType: thumbnail?.type, afterClear, cancelled, kept };
   });
   assert.equal(second.size, 12, "the collection was kept");
+  assert.ok(second.bytes[0] > 12 * 500, `${second.bytes[0]} bytes for 12 thumbnails and the index`);
+  assert.equal(second.bytes[0], second.bytes[1], "the storage a collection reports is what its folder holds");
   assert.deepEqual(second.examples, { round: ["chelsea.png", "logo.png"], square: ["shapes_wide.png", "palette.png"] }, "taught classes were kept");
   assert.deepEqual(second.byText, first.byText, "the same scores after a reload");
   assert.equal(second.imagesEncoded, 0, "nothing was encoded again");
