@@ -44,10 +44,10 @@ async function storage() {
   return navigator.storage.getDirectory();
 }
 
-async function folder(model, name, create = true) {
-  let dir = await (await storage()).getDirectoryHandle(ROOT, { create });
-  dir = await dir.getDirectoryHandle(model.fingerprint, { create });
-  return dir.getDirectoryHandle(name, { create });
+async function folder(model, name) {
+  let dir = await (await storage()).getDirectoryHandle(ROOT, { create: true });
+  dir = await dir.getDirectoryHandle(model.fingerprint, { create: true });
+  return dir.getDirectoryHandle(name, { create: true });
 }
 
 async function readFile(dir, name) {
@@ -57,6 +57,11 @@ async function readFile(dir, name) {
     if (error?.name === "NotFoundError") return null;
     throw error;
   }
+}
+
+async function readJson(dir, name) {
+  const bytes = await readFile(dir, name);
+  return bytes && JSON.parse(new TextDecoder().decode(bytes));
 }
 
 async function writeFile(dir, name, data) {
@@ -92,11 +97,9 @@ async function openCollection(model, key, name) {
     } else {
       inner = new WebCollection(model.fingerprint, model.embedDim);
     }
-    const classes = await readFile(dir, CLASSES_FILE);
-    const examples = classes ? JSON.parse(new TextDecoder().decode(classes)) : null;
+    const examples = await readJson(dir, CLASSES_FILE);
     const thumbs = await dir.getDirectoryHandle("thumbs", { create: true });
-    const counted = await readFile(dir, THUMBS_FILE);
-    const thumbBytes = counted ? JSON.parse(new TextDecoder().decode(counted)).bytes : 0;
+    const thumbBytes = (await readJson(dir, THUMBS_FILE))?.bytes ?? 0;
     const collection = { inner, dir, thumbs, thumbBytes, examples, bytes: 0, dirty: false };
     collection.bytes = await usage(collection);
     open.set(key, collection);
@@ -131,7 +134,7 @@ async function add(model, collection, { files }) {
       const thumb = await thumbnailOf(file).catch(() => null);
       if (thumb) {
         collection.thumbBytes += thumb.size - (await thumbnailSize(collection, name));
-        await writeFile(collection.thumbs, `${hash(name)}.jpg`, thumb);
+        await writeFile(collection.thumbs, thumbFile(name), thumb);
       }
     }
     collection.dirty = true;
@@ -176,14 +179,14 @@ async function thumbnailSize(collection, image) {
 /** The thumbnail of an image of the collection as a Blob, or null. */
 async function thumbnail(model, collection, { image }) {
   try {
-    return await (await collection.thumbs.getFileHandle(`${hash(image)}.jpg`)).getFile();
+    return await (await collection.thumbs.getFileHandle(thumbFile(image))).getFile();
   } catch {
     return null;
   }
 }
 
-/** A file name for an image name of any length or characters: 53 bits of hash. */
-function hash(text) {
+/** The thumbnail's file name for an image name of any length or characters: 53 bits of hash. */
+function thumbFile(text) {
   let h1 = 0xdeadbeef;
   let h2 = 0x41c6ce57;
   for (let i = 0; i < text.length; i++) {
@@ -193,7 +196,7 @@ function hash(text) {
   }
   h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
   h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36);
+  return `${(4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(36)}.jpg`;
 }
 
 /**
@@ -263,7 +266,7 @@ async function remove(model, collection, { images }) {
   const removed = collection.inner.remove(images);
   for (const image of images) {
     collection.thumbBytes -= await thumbnailSize(collection, image);
-    await collection.thumbs.removeEntry(`${hash(image)}.jpg`).catch(() => {});
+    await collection.thumbs.removeEntry(thumbFile(image)).catch(() => {});
   }
   collection.dirty ||= removed > 0;
   await save(model, collection);
