@@ -9,6 +9,9 @@ use std::sync::Mutex;
 use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 use common::*;
+use webclip::config::Activation;
+use webclip::kernels::bias_activation::bias_activation;
+use webclip::kernels::layer_norm::{NormWeights, add_layer_norm, layer_norm};
 use webclip::kernels::{self, attention::fused_attention, softmax::softmax_last_dim};
 use webclip::model::attention::{Mask, reference_attention};
 use webclip::{device, pipeline::ClipPipeline};
@@ -110,6 +113,129 @@ fn softmax_of_masked_rows_is_zero_not_nan() {
     let e = (-1.0f32).exp();
     let want = [e / (e + 1.0), 0.0, 1.0 / (e + 1.0)];
     assert!(max_abs_diff(&got[3..], &want) < TOLERANCE, "{got:?}");
+}
+
+/// A LayerNorm's scales (around 1) and shifts (around 0).
+fn gamma_beta(cols: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
+    let gamma: Vec<f32> = values(cols, seed, 0.5).iter().map(|v| v + 1.0).collect();
+    (gamma, values(cols, seed + 1, 0.5))
+}
+
+/// LayerNorm of `[.., cols]` rows computed in f64.
+fn reference_layer_norm(x: &[f32], cols: usize, (gamma, beta): &(Vec<f32>, Vec<f32>)) -> Vec<f32> {
+    x.chunks(cols)
+        .flat_map(|row| {
+            let mean = row.iter().map(|&v| v as f64).sum::<f64>() / cols as f64;
+            let var = row.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / cols as f64;
+            let inv = 1.0 / (var + 1e-5).sqrt();
+            row.iter().enumerate().map(move |(i, &v)| {
+                ((v as f64 - mean) * inv * gamma[i] as f64 + beta[i] as f64) as f32
+            })
+        })
+        .collect()
+}
+
+/// A LayerNorm's weights on `device` (see [`gamma_beta`]).
+fn norm_weights(cols: usize, seed: u64, device: &Device) -> NormWeights {
+    let (gamma, beta) = gamma_beta(cols, seed);
+    NormWeights {
+        gamma: tensor(&gamma, [cols], device),
+        beta: tensor(&beta, [cols], device),
+        epsilon: 1e-5,
+    }
+}
+
+#[test]
+fn layer_norm_matches_burn() {
+    let _turn = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
+    kernels::allow_variants(false, false);
+    let (gpu, cpu) = (gpu(), device::cpu());
+    // Rows shorter and longer than a workgroup, CLIP's widths, more rows than
+    // one dispatch dimension holds.
+    let shapes: &[[usize; 2]] = &[[1, 1], [3, 5], [50, 768], [7, 1024], [2, 4097], [70_000, 2]];
+    for (i, &[rows, cols]) in shapes.iter().enumerate() {
+        // Offset rows: a variance from E[x^2] - E[x]^2 would lose its digits.
+        for (scale, offset) in [(1.0, 0.0), (3.0, 1000.0)] {
+            let seed = 10 * i as u64;
+            let data: Vec<f32> = values(rows * cols, seed, scale)
+                .iter()
+                .map(|v| v + offset)
+                .collect();
+            let delta = values(rows * cols, seed + 1, scale);
+            let bias = values(cols, seed + 2, 1.0);
+            let on = |device: &Device| {
+                (
+                    tensor(&data, [rows, cols], device),
+                    tensor(&delta, [rows, cols], device),
+                    tensor(&bias, [cols], device),
+                    norm_weights(cols, seed + 3, device),
+                )
+            };
+            let before = kernels::launches().layer_norm;
+            let (x, d, b, norm) = on(&gpu);
+            let plain = host(layer_norm(x.clone(), &norm));
+            let (sum, normed) = add_layer_norm(x, d, Some(b), &norm);
+            let (sum, normed) = (host(sum), host(normed));
+            assert_eq!(kernels::launches().layer_norm, before + 2, "the kernel ran");
+
+            let (x, d, b, _) = on(&cpu);
+            let want_sum = host(x + (d + b.unsqueeze()));
+            let what = format!("{rows}x{cols} offset {offset}");
+            let diff = max_abs_diff(&sum, &want_sum);
+            assert!(diff == 0.0, "residual sum {what}: {diff:e}");
+            let weights = gamma_beta(cols, seed + 3);
+            for (got, input, step) in [(&plain, &data, "layer norm"), (&normed, &sum, "added")] {
+                let want = reference_layer_norm(input, cols, &weights);
+                for ((got, want), input) in got
+                    .chunks(cols)
+                    .zip(want.chunks(cols))
+                    .zip(input.chunks(cols))
+                {
+                    // A few roundings of values of the row's size, over its
+                    // standard deviation (with epsilon), times gamma (<= 1.5).
+                    let mean = input.iter().sum::<f32>() / cols as f32;
+                    let var = input.iter().map(|v| (v - mean).powi(2)).sum::<f32>() / cols as f32;
+                    let size = input.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                    let tolerance = 6.0 * size * f32::EPSILON / (var + 1e-5).sqrt() + 1e-6;
+                    let diff = max_abs_diff(got, want);
+                    assert!(diff <= tolerance, "{step} {what}: {diff:e} > {tolerance:e}");
+                }
+            }
+        }
+    }
+    kernels::reset_variants();
+}
+
+#[test]
+fn bias_and_quick_gelu_match_burn_without_nan_at_extremes() {
+    let _turn = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
+    let (gpu, cpu) = (gpu(), device::cpu());
+    for (i, &[rows, cols]) in [[1, 1], [3, 7], [50, 3072], [1100, 64]].iter().enumerate() {
+        // Pre-activations up to ±200: the sigmoid's exponential overflows.
+        for scale in [1.0, 200.0] {
+            let data = values(rows * cols, 50 + i as u64, scale);
+            let bias = values(cols, 60 + i as u64, 1.0);
+            for activation in [None, Some(Activation::QuickGelu)] {
+                let run = |device: &Device| {
+                    host(bias_activation(
+                        tensor(&data, [rows, cols], device),
+                        Some(tensor(&bias, [cols], device)),
+                        activation,
+                    ))
+                };
+                let before = kernels::launches().bias_activation;
+                let got = run(&gpu);
+                assert_eq!(kernels::launches().bias_activation, before + 1);
+                assert!(got.iter().all(|v| v.is_finite()), "{rows}x{cols} {scale}");
+                // Relative to the values' size: QuickGELU of 200 is 200.
+                let diff = max_abs_diff(&got, &run(&cpu)) / scale;
+                assert!(
+                    diff <= TOLERANCE,
+                    "{rows}x{cols} scale {scale} {activation:?}: {diff:e}"
+                );
+            }
+        }
+    }
 }
 
 /// Runs the fused kernel and the reference (Burn's ops on the CPU) on the
@@ -276,6 +402,21 @@ fn the_model_on_wgpu_runs_the_kernels() {
         "{before:?} -> {after:?}"
     );
     assert_eq!(after.softmax - before.softmax, 1, "{before:?} -> {after:?}");
+    // Per tower: the first layer's first norm, then two fused residual-and-norm
+    // steps per layer (the last one with the tower's final norm); the vision
+    // tower adds its pre-norm.
+    let (vision, text) = (2 + 2 * 2, 1 + 2 * 2);
+    assert_eq!(
+        after.layer_norm - before.layer_norm,
+        2 * vision + text,
+        "{before:?} -> {after:?}"
+    );
+    // The MLP's bias and QuickGELU, once per layer.
+    assert_eq!(
+        after.bias_activation - before.bias_activation,
+        2 + 2 + 2,
+        "{before:?} -> {after:?}"
+    );
 
     kernels::set_enabled(false);
     let model = ClipPipeline::load_dir(&model_dir("tiny-quickgelu"), &gpu()).unwrap();

@@ -4,13 +4,15 @@
 //! ops, so callers never choose.
 
 pub mod attention;
+pub mod bias_activation;
+pub mod layer_norm;
 pub mod packed_matmul;
 pub mod self_check;
 pub mod softmax;
 
 use std::sync::{Mutex, MutexGuard};
 
-use burn::backend::wgpu::{CubeTensor, Wgpu, into_contiguous};
+use burn::backend::wgpu::{CubeTensor, SourceTemplate, Wgpu, into_contiguous};
 use burn::tensor::{DType, Tensor};
 
 /// Everything the kernels keep for the process.
@@ -40,6 +42,8 @@ static STATE: Mutex<State> = Mutex::new(State {
         softmax_subgroups: 0,
         attention: 0,
         attention_f16: 0,
+        layer_norm: 0,
+        bias_activation: 0,
     },
     fault: None,
 });
@@ -159,6 +163,10 @@ pub struct Launches {
     pub attention: usize,
     /// Of which with f16 tiles.
     pub attention_f16: usize,
+    /// LayerNorms, plain or fused with the residual addition before them.
+    pub layer_norm: usize,
+    /// Biases added (and activations applied) after a matmul.
+    pub bias_activation: usize,
 }
 
 pub fn launches() -> Launches {
@@ -218,6 +226,38 @@ fn without_section(source: &str, name: &str) -> String {
         }
     }
     kept
+}
+
+/// `shaders/workgroup_reduce.wgsl`, which the row kernels paste in.
+const REDUCE_SOURCE: &str = include_str!("../../../shaders/workgroup_reduce.wgsl");
+
+/// Browsers' WGSL compilers want subgroups enabled by a directive; wgpu's
+/// native one (naga) rejects the directive and enables them with the feature.
+const SUBGROUPS_DIRECTIVE: &str = if cfg!(target_family = "wasm") {
+    "enable subgroups;"
+} else {
+    ""
+};
+
+/// Fills a row kernel's `enable`, `reduce_functions` and `reduce` with the
+/// workgroup reductions, with subgroup operations or without.
+fn register_reduce(template: SourceTemplate, subgroups: bool) -> SourceTemplate {
+    let (functions, enable, reduce) = match subgroups {
+        true => (
+            without_section(REDUCE_SOURCE, "no-subgroups"),
+            SUBGROUPS_DIRECTIVE,
+            "reduce_subgroups",
+        ),
+        false => (
+            without_section(REDUCE_SOURCE, "subgroups"),
+            "",
+            "reduce_tree",
+        ),
+    };
+    template
+        .register("enable", enable)
+        .register("reduce_functions", functions)
+        .register("reduce", reduce)
 }
 
 /// The contiguous f32 wgpu tensor behind `tensor`, when the kernels can take it.

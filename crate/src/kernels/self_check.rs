@@ -7,8 +7,11 @@
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::attention::fused_attention;
+use super::bias_activation::bias_activation;
+use super::layer_norm::{NormWeights, add_layer_norm, layer_norm};
 use super::softmax::softmax_last_dim;
 use super::{enabled, gpu, set_enabled};
+use crate::config::Activation;
 use crate::model::attention::{Mask, reference_attention};
 use crate::rng::Rng;
 
@@ -45,6 +48,32 @@ async fn disagreement(device: &Device) -> Option<String> {
     let reference = burn::tensor::activation::softmax(scores, 3);
     if let Some(why) = differs(softmax, reference).await {
         return Some(format!("softmax kernel {why}"));
+    }
+    // Burn's own ops for the same computations: the kernels switched off.
+    let with_burn = |f: &dyn Fn() -> Tensor<4>| {
+        set_enabled(false);
+        let reference = f();
+        set_enabled(true);
+        reference
+    };
+    let [x, delta] = [(); 2].map(|_| random([1, 2, 5, 70]));
+    let [bias, gamma, beta] = [(); 3].map(|_| random([1, 1, 1, 70]).reshape([70]));
+    let norm = NormWeights {
+        gamma,
+        beta,
+        epsilon: 1e-5,
+    };
+    let normed = || layer_norm(x.clone(), &norm);
+    let added = || add_layer_norm(x.clone(), delta.clone(), Some(bias.clone()), &norm).1;
+    let activated = || bias_activation(x.clone(), Some(bias.clone()), Some(Activation::QuickGelu));
+    for (name, run) in [
+        ("layer norm", &normed as &dyn Fn() -> Tensor<4>),
+        ("residual layer norm", &added),
+        ("bias and activation", &activated),
+    ] {
+        if let Some(why) = differs(run(), with_burn(run)).await {
+            return Some(format!("{name} kernel {why}"));
+        }
     }
     for (tokens, mask) in [(50, Mask::None), (7, Mask::Causal)] {
         let [q, k, v] = [(); 3].map(|_| random([2, tokens, 2, 32]));

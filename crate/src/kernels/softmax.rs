@@ -7,7 +7,8 @@ use burn::cubecl::{CubeCount, CubeDim};
 use burn::tensor::Tensor;
 
 use super::{
-    count_launch, empty_like, grid, kernel_params, use_subgroups, wgpu_f32, without_section,
+    REDUCE_SOURCE, count_launch, empty_like, grid, kernel_params, register_reduce, use_subgroups,
+    wgpu_f32,
 };
 
 const WORKGROUP_SIZE: u32 = 64;
@@ -17,13 +18,6 @@ kernel_params!(SoftmaxParams {
     rows: u32,
     cols: u32
 });
-/// Browsers' WGSL compilers want subgroups enabled by a directive; wgpu's
-/// native one (naga) rejects the directive and enables them with the feature.
-const SUBGROUPS_DIRECTIVE: &str = if cfg!(target_family = "wasm") {
-    "enable subgroups;"
-} else {
-    ""
-};
 
 struct SoftmaxKernel {
     /// Reduce with subgroup operations (the adapter has subgroups).
@@ -32,24 +26,14 @@ struct SoftmaxKernel {
 
 impl KernelSource for SoftmaxKernel {
     fn source(&self) -> SourceTemplate {
-        let (text, enable, reduce) = match self.subgroups {
-            true => (
-                without_section(SOURCE, "no-subgroups"),
-                SUBGROUPS_DIRECTIVE,
-                "reduce_subgroups",
-            ),
-            false => (without_section(SOURCE, "subgroups"), "", "reduce_tree"),
-        };
-        SourceTemplate::new(text)
-            .register("enable", enable)
+        register_reduce(SourceTemplate::new(SOURCE), self.subgroups)
             .register("params", SoftmaxParams::WGSL)
-            .register("reduce", reduce)
             .register("workgroup_size", WORKGROUP_SIZE.to_string())
     }
 
     fn id(&self) -> KernelId {
         // The text is part of the id so an edited shader is never served stale.
-        KernelId::new::<Self>().info((WORKGROUP_SIZE, self.subgroups, SOURCE))
+        KernelId::new::<Self>().info((WORKGROUP_SIZE, self.subgroups, SOURCE, REDUCE_SOURCE))
     }
 
     fn lang(&self) -> &'static str {

@@ -8,6 +8,7 @@ use burn::tensor::activation::{gelu, sigmoid};
 use burn::tensor::{Tensor, TensorData};
 
 use crate::config::Activation;
+use crate::kernels::bias_activation::bias_activation;
 use crate::kernels::packed_matmul::{PackedMatrix, Then};
 
 /// Burn's `Linear` on the GPU and in training; for inference on the CPU, the
@@ -40,8 +41,9 @@ impl Dense {
         self.forward_then(x, Then::Nothing)
     }
 
-    /// [`Dense::forward`] then `activation`, which the packed matmul applies
-    /// to each tile as it leaves the registers.
+    /// [`Dense::forward`] then `activation`: the packed matmul applies it to
+    /// each tile as it leaves the registers; on wgpu one kernel adds the bias
+    /// and applies it.
     pub fn forward_activated<const D: usize>(
         &self,
         x: Tensor<D>,
@@ -49,7 +51,23 @@ impl Dense {
     ) -> Tensor<D> {
         match (activation, &self.packed) {
             (Activation::QuickGelu, Some(_)) => self.forward_then(x, Then::QuickGelu),
-            _ => activation.forward(self.forward(x)),
+            _ => {
+                let (product, bias) = self.forward_unbiased(x);
+                bias_activation(product, bias, Some(activation))
+            }
+        }
+    }
+
+    /// `x · W` and the bias still to add, for a caller that adds it together
+    /// with what follows (a residual and LayerNorm) in one dispatch. The
+    /// packed matmul has added it already (`None`).
+    pub fn forward_unbiased<const D: usize>(&self, x: Tensor<D>) -> (Tensor<D>, Option<Tensor<1>>) {
+        match &self.linear {
+            Some(linear) => (
+                burn::tensor::module::linear(x, linear.weight.val(), None),
+                linear.bias.as_ref().map(|bias| bias.val()),
+            ),
+            None => (self.forward(x), None),
         }
     }
 

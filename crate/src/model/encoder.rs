@@ -1,11 +1,11 @@
 //! The pre-LayerNorm transformer block both CLIP encoders are made of.
 
 use burn::module::Module;
-use burn::nn::LayerNorm;
 use burn::tensor::Tensor;
 
 use super::attention::{Mask, scaled_dot_product_attention};
 use super::dense::Dense;
+use super::norm::LayerNorm;
 use crate::config::Activation;
 
 #[derive(Module, Debug)]
@@ -18,15 +18,17 @@ pub struct SelfAttention {
 }
 
 impl SelfAttention {
-    /// `x`: `[batch, tokens, hidden]`.
-    pub fn forward(&self, x: Tensor<3>, mask: Mask) -> Tensor<3> {
+    /// `x`: `[batch, tokens, hidden]`. Returns the output projection's
+    /// product and the bias still to add to it (see
+    /// [`Dense::forward_unbiased`]).
+    pub fn forward(&self, x: Tensor<3>, mask: Mask) -> (Tensor<3>, Option<Tensor<1>>) {
         let [batch, tokens, hidden] = x.dims();
         let heads =
             |t: Tensor<3>| t.reshape([batch, tokens, self.num_heads, hidden / self.num_heads]);
         let [q, k, v] = Dense::forward_each([&self.q_proj, &self.k_proj, &self.v_proj], x);
         let (q, k, v) = (heads(q), heads(k), heads(v));
         let context = scaled_dot_product_attention(q, k, v, mask).reshape([batch, tokens, hidden]);
-        self.out_proj.forward(context)
+        self.out_proj.forward_unbiased(context)
     }
 }
 
@@ -39,9 +41,10 @@ pub struct Mlp {
 }
 
 impl Mlp {
-    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+    /// Like [`SelfAttention::forward`], the last bias is left to the caller.
+    pub fn forward(&self, x: Tensor<3>) -> (Tensor<3>, Option<Tensor<1>>) {
         let h = self.fc1.forward_activated(x, self.activation);
-        self.fc2.forward(h)
+        self.fc2.forward_unbiased(h)
     }
 }
 
@@ -54,9 +57,22 @@ pub struct EncoderLayer {
 }
 
 impl EncoderLayer {
-    pub fn forward(&self, x: Tensor<3>, mask: Mask) -> Tensor<3> {
-        let x = x.clone() + self.self_attn.forward(self.layer_norm1.forward(x), mask);
-        x.clone() + self.mlp.forward(self.layer_norm2.forward(x))
+    /// `x + attention(norm1(x))`, then `+ mlp(norm2(·))`, given `x` and
+    /// `norm1(x)`; `next` is the norm that follows the block (the next
+    /// block's first, or the tower's last). Returns the block's output and
+    /// `next` of it: each residual addition and the norm after it are one
+    /// fused step (one dispatch on wgpu).
+    pub fn forward(
+        &self,
+        x: Tensor<3>,
+        normed: Tensor<3>,
+        mask: Mask,
+        next: &LayerNorm,
+    ) -> (Tensor<3>, Tensor<3>) {
+        let (attended, bias) = self.self_attn.forward(normed, mask);
+        let (x, normed) = self.layer_norm2.forward_added(x, attended, bias);
+        let (transformed, bias) = self.mlp.forward(normed);
+        next.forward_added(x, transformed, bias)
     }
 }
 
@@ -67,11 +83,20 @@ pub struct Encoder {
 }
 
 impl Encoder {
-    /// Runs the blocks in order.
-    pub fn forward(&self, mut x: Tensor<3>, mask: Mask) -> Tensor<3> {
-        for layer in &self.layers {
-            x = layer.forward(x, mask);
+    /// Runs the blocks in order and returns `last_norm` of the final state.
+    pub fn forward(&self, x: Tensor<3>, mask: Mask, last_norm: &LayerNorm) -> Tensor<3> {
+        let Some(first) = self.layers.first() else {
+            return last_norm.forward(x);
+        };
+        let mut state = (x.clone(), first.layer_norm1.forward(x));
+        for (i, layer) in self.layers.iter().enumerate() {
+            let next = self
+                .layers
+                .get(i + 1)
+                .map_or(last_norm, |next| &next.layer_norm1);
+            let (x, normed) = state;
+            state = layer.forward(x, normed, mask, next);
         }
-        x
+        state.1
     }
 }

@@ -5,6 +5,7 @@
 pub mod attention;
 pub mod dense;
 pub mod encoder;
+pub mod norm;
 pub mod text;
 pub mod vision;
 pub mod weights;

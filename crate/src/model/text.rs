@@ -2,11 +2,12 @@
 //! end-of-text token.
 
 use burn::module::{Module, Param};
-use burn::nn::{Embedding, LayerNorm};
+use burn::nn::Embedding;
 use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
 
 use super::attention::Mask;
 use super::encoder::Encoder;
+use super::norm::LayerNorm;
 use crate::config::TextPooling;
 use crate::device::is_cpu_inference;
 use crate::error::{Error, Result};
@@ -120,7 +121,7 @@ impl TextTransformer {
         let x = self.embeddings.forward(tokens, positions);
         let hidden = packed.then(|| own_text_causal(&lens, &device));
         let mask = hidden.as_ref().map_or(Mask::Causal, Mask::Hidden);
-        let x = self.final_layer_norm.forward(self.encoder.forward(x, mask));
+        let x = self.encoder.forward(x, mask, &self.final_layer_norm);
         let [_, _, width] = x.dims();
         // Each text's pooled row in the flattened `[batch * seq, width]`,
         // where texts follow each other, `lens` apart.

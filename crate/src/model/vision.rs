@@ -2,12 +2,12 @@
 //! learned positions, pre-LayerNorm, blocks, post-LayerNorm on the class token).
 
 use burn::module::{Module, Param};
-use burn::nn::LayerNorm;
 use burn::tensor::Tensor;
 
 use super::attention::Mask;
 use super::dense::Dense;
 use super::encoder::Encoder;
+use super::norm::LayerNorm;
 
 #[derive(Module, Debug)]
 pub struct VisionEmbeddings {
@@ -55,9 +55,11 @@ impl VisionTransformer {
     /// The post-LayerNormed class token: `[batch, hidden]`.
     pub fn forward(&self, pixels: Tensor<4>) -> Tensor<2> {
         let x = self.pre_layernorm.forward(self.embeddings.forward(pixels));
-        let x = self.encoder.forward(x, Mask::None);
+        // The last norm runs on every token, not the class token alone: it is
+        // then part of the encoder's last fused step, one dispatch instead of
+        // a slice and a separate norm.
+        let x = self.encoder.forward(x, Mask::None, &self.post_layernorm);
         let [batch, _, hidden] = x.dims();
-        let class_state = x.slice([0..batch, 0..1]).reshape([batch, hidden]);
-        self.post_layernorm.forward(class_state)
+        x.slice([0..batch, 0..1]).reshape([batch, hidden])
     }
 }

@@ -8,7 +8,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use burn::module::{Module, ModuleVisitor, Param, ParamId};
-use burn::nn::{Embedding, LayerNorm, LayerNormConfig, Linear};
+use burn::nn::{Embedding, Linear};
 use burn::tensor::{Device, Tensor, TensorData};
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
@@ -16,6 +16,7 @@ use safetensors::{Dtype, SafeTensors};
 use super::Clip;
 use super::dense::Dense;
 use super::encoder::{Encoder, EncoderLayer, Mlp, SelfAttention};
+use super::norm::LayerNorm;
 use super::text::{TextEmbeddings, TextTransformer};
 use super::vision::{VisionEmbeddings, VisionTransformer};
 use crate::config::{ClipConfig, EncoderConfig, TextConfig, VisionConfig};
@@ -393,12 +394,11 @@ impl<'s, 'a> Weights<'s, 'a> {
     }
 
     fn layer_norm(&self, dim: usize, eps: f64) -> Result<LayerNorm> {
-        let mut norm = LayerNormConfig::new(dim)
-            .with_epsilon(eps)
-            .init(self.store.device);
-        norm.gamma = self.param("weight", [dim])?;
-        norm.beta = Some(self.param("bias", [dim])?);
-        Ok(norm)
+        Ok(LayerNorm {
+            gamma: self.param("weight", [dim])?,
+            beta: self.param("bias", [dim])?,
+            epsilon: eps,
+        })
     }
 
     fn encoder(&self, c: &EncoderConfig) -> Result<Encoder> {

@@ -35,6 +35,10 @@ pub(super) struct BenchArgs {
     /// Print one JSON object instead of a table
     #[arg(long)]
     json: bool,
+    /// Count the GPU dispatches of one image encode and one of 8 prompts
+    /// instead of timing (wgpu only; CubeCL's profiler lists each dispatch)
+    #[arg(long)]
+    count_dispatches: bool,
 }
 
 /// The prompts' lengths in tokens, start and end included: eight texts as a
@@ -48,7 +52,17 @@ pub(super) fn bench(args: BenchArgs) -> Result<ExitCode> {
         ));
     }
     let config = ClipConfig::named_shape(&args.shape)?;
-    let device = device::device(args.device.parse::<DeviceChoice>()?)?;
+    let choice = args.device.parse::<DeviceChoice>()?;
+    let dispatch_log = match args.count_dispatches {
+        true if choice == DeviceChoice::Cpu => {
+            return Err(Error::Input(
+                "--count-dispatches counts GPU dispatches: use --device wgpu".into(),
+            ));
+        }
+        true => Some(DispatchLog::start()?),
+        false => None,
+    };
+    let device = device::device(choice)?;
     let mut rng = Rng::new(7);
     // As a loaded model: our kernels only where they pass their check.
     if let Some(note) = burn::cubecl::future::block_on(check_kernels(&device)) {
@@ -83,6 +97,26 @@ pub(super) fn bench(args: BenchArgs) -> Result<ExitCode> {
         read_rows(clip.text_embeds(&ids)?)?;
         Ok(start.elapsed())
     };
+
+    if let Some(log) = dispatch_log {
+        // Compiled and uploaded first, so only the encodes' own dispatches count.
+        encode_images(1, &mut rng)?;
+        encode_texts(&mut rng)?;
+        let image = log.count(|| encode_images(1, &mut rng))?;
+        let text = log.count(|| encode_texts(&mut rng))?;
+        match args.json {
+            true => println!(
+                "{}",
+                json!({"shape": args.shape, "dispatches_per_image": image,
+                       "dispatches_per_text8": text})
+            ),
+            false => println!(
+                "{} on wgpu: {image} dispatches per image encode, {text} per 8 prompts",
+                args.shape
+            ),
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
 
     let launches = kernels::launches();
     let first_image = encode_images(1, &mut rng)?;
@@ -141,6 +175,45 @@ pub(super) fn bench(args: BenchArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// CubeCL's profiler, writing one line `| time | kernel` per dispatch to a
+/// file (it waits for each dispatch to finish, so nothing is timed then).
+struct DispatchLog {
+    path: std::path::PathBuf,
+}
+
+impl DispatchLog {
+    /// Must run before the GPU starts: CubeCL reads its settings once then.
+    fn start() -> Result<Self> {
+        let path =
+            std::env::temp_dir().join(format!("webclip-dispatches-{}.log", std::process::id()));
+        // SAFETY: no other thread exists yet to read the environment.
+        unsafe {
+            std::env::set_var("CUBECL_DEBUG_LOG", &path);
+            std::env::set_var("CUBECL_DEBUG_OPTION", "profile-full");
+        }
+        Ok(Self { path })
+    }
+
+    fn dispatches(&self) -> Result<usize> {
+        let log = std::fs::read_to_string(&self.path)
+            .map_err(|e| Error::Input(format!("cannot read {}: {e}", self.path.display())))?;
+        Ok(log.lines().filter(|line| line.starts_with("| ")).count())
+    }
+
+    /// The dispatches `encode` makes.
+    fn count(&self, encode: impl FnOnce() -> Result<Duration>) -> Result<usize> {
+        let before = self.dispatches()?;
+        encode()?;
+        Ok(self.dispatches()? - before)
+    }
+}
+
+impl Drop for DispatchLog {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 /// Eight prompts of random tokens between the start and end tokens, padded

@@ -1,0 +1,78 @@
+// Workgroup-wide reductions shared by the row kernels (softmax, layer norm),
+// pasted into them at `{{ reduce_functions }}`; the kernel defines
+// WORKGROUP_SIZE and calls `{{ reduce }}(value, invocation, take_max)`.
+//
+// Where the adapter has subgroups, each reduction uses subgroup operations
+// and one slot per subgroup (3 barriers) instead of a tree over the
+// workgroup (7 barriers); the launcher strips the code of the other variant.
+
+var<workgroup> partial: array<f32, WORKGROUP_SIZE>;
+
+// BEGIN no-subgroups
+struct Invocation {
+    @builtin(local_invocation_index) lid: u32,
+}
+// END no-subgroups
+// BEGIN subgroups
+struct Invocation {
+    @builtin(local_invocation_index) lid: u32,
+    @builtin(subgroup_invocation_id) lane: u32,
+}
+// END subgroups
+
+fn combine(a: f32, b: f32, take_max: bool) -> f32 {
+    return select(a + b, max(a, b), take_max);
+}
+
+// Workgroup-wide max (take_max) or sum of `value`, returned to every
+// invocation: a tree over workgroup memory.
+fn reduce_tree(value: f32, invocation: Invocation, take_max: bool) -> f32 {
+    let lid = invocation.lid;
+    partial[lid] = value;
+    var stride = WORKGROUP_SIZE / 2u;
+    loop {
+        if stride == 0u {
+            break;
+        }
+        workgroupBarrier();
+        if lid < stride {
+            let a = partial[lid];
+            let b = partial[lid + stride];
+            partial[lid] = combine(a, b, take_max);
+        }
+        stride = stride / 2u;
+    }
+    // Also the barrier after the last step; the result is provably uniform.
+    let result = workgroupUniformLoad(&partial[0]);
+    // `partial` is written again by the next reduction.
+    workgroupBarrier();
+    return result;
+}
+
+// BEGIN subgroups
+var<workgroup> used_slots: atomic<u32>;
+var<workgroup> uniform_result: f32;
+
+// The same with subgroup operations: each subgroup reduces in registers, its
+// first invocation takes a slot (no assumption about how invocations are
+// grouped into subgroups), and every invocation combines the few slots.
+fn reduce_subgroups(value: f32, invocation: Invocation, take_max: bool) -> f32 {
+    let mine = select(subgroupAdd(value), subgroupMax(value), take_max);
+    if invocation.lane == 0u {
+        partial[atomicAdd(&used_slots, 1u)] = mine;
+    }
+    workgroupBarrier();
+    let slots = atomicLoad(&used_slots);
+    var result = partial[0];
+    for (var i = 1u; i < slots; i++) {
+        result = combine(result, partial[i], take_max);
+    }
+    workgroupBarrier();
+    if invocation.lid == 0u {
+        atomicStore(&used_slots, 0u);
+        uniform_result = result;
+    }
+    // Every invocation computed the same value; this makes it provably uniform.
+    return workgroupUniformLoad(&uniform_result);
+}
+// END subgroups
