@@ -595,3 +595,37 @@ fn bench_times_a_named_shape_on_every_device() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("unknown shape \"vit-h-14\""));
 }
+
+#[test]
+fn a_vit_b_32_encode_takes_at_most_half_the_dispatches_it_once_did() {
+    let count = |device: &str| {
+        webclip(&[
+            "bench",
+            "--shape",
+            "vit-b-32",
+            "--device",
+            device,
+            "--count-dispatches",
+            "--json",
+        ])
+    };
+    let output = count("wgpu");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = stdout_json(&output);
+    // Each op its own dispatch, as Burn ran the whole model before our fused
+    // LayerNorm and bias kernels: 521 per image, 510 per 8 prompts.
+    for (key, before) in [("dispatches_per_image", 521), ("dispatches_per_text8", 510)] {
+        let dispatches = report[key].as_u64().unwrap_or(u64::MAX);
+        assert!(
+            (12..=before / 2).contains(&dispatches),
+            "{key}: {dispatches} (once {before})"
+        );
+    }
+    let output = count("cpu");
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("use --device wgpu"));
+}
