@@ -5,7 +5,9 @@
 //
 // Layout: token-major, as the projections produce it, so no transposes are
 // needed: q [batch, q_len, heads, HEAD_DIM], k and v [batch, k_len, heads,
-// HEAD_DIM], out like q; all contiguous f32. One invocation owns one query; a
+// HEAD_DIM], out like q; all contiguous f32. Variant `joint` (self-attention
+// after one projection of three times the width): one input [batch, len, 3,
+// heads, HEAD_DIM] and the projection's bias [3, heads, HEAD_DIM], added here. One invocation owns one query; a
 // workgroup owns WORKGROUP_SIZE consecutive queries of one (batch, head)
 // (dispatch: x = query blocks, y = batch * heads).
 //
@@ -39,12 +41,44 @@ const TILE: u32 = {{ tile }}u;
 const MASKED: f32 = -1.0e30;
 
 // All read_write: see softmax.wgsl.
+// BEGIN separate
 @group(0) @binding(0) var<storage, read_write> q: array<f32>;
 @group(0) @binding(1) var<storage, read_write> k: array<f32>;
 @group(0) @binding(2) var<storage, read_write> v: array<f32>;
 @group(0) @binding(3) var<storage, read_write> out: array<f32>;
 @group(0) @binding(4) var<storage, read_write> key_lens: array<u32>;
 @group(0) @binding(5) var<storage, read_write> params: Params;
+
+// Four values of query (part 0), key (1) or value (2) row `token` (counted
+// over the whole batch), from column `col` of its `heads * HEAD_DIM`.
+fn load4(part: u32, token: u32, col: u32) -> vec4<f32> {
+    let at = token * params.heads * HEAD_DIM + col;
+    if part == 0u {
+        return vec4<f32>(q[at], q[at + 1u], q[at + 2u], q[at + 3u]);
+    }
+    if part == 1u {
+        return vec4<f32>(k[at], k[at + 1u], k[at + 2u], k[at + 3u]);
+    }
+    return vec4<f32>(v[at], v[at + 1u], v[at + 2u], v[at + 3u]);
+}
+// END separate
+// BEGIN joint
+@group(0) @binding(0) var<storage, read_write> qkv: array<f32>;
+@group(0) @binding(1) var<storage, read_write> bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<storage, read_write> key_lens: array<u32>;
+@group(0) @binding(4) var<storage, read_write> params: Params;
+
+// The same from one projection's product (each token's queries, keys and
+// values side by side), plus its bias.
+fn load4(part: u32, token: u32, col: u32) -> vec4<f32> {
+    let width = params.heads * HEAD_DIM;
+    let at = (token * 3u + part) * width + col;
+    let b = part * width + col;
+    return vec4<f32>(qkv[at], qkv[at + 1u], qkv[at + 2u], qkv[at + 3u])
+        + vec4<f32>(bias[b], bias[b + 1u], bias[b + 2u], bias[b + 3u]);
+}
+// END joint
 
 // Values read from storage are not provably uniform; the tile loop holds
 // barriers, so its bound passes through workgroup memory.
@@ -90,19 +124,16 @@ fn main(
 
     var q_row: array<vec4<f32>, HEAD_VEC4S>;
     var acc: array<vec4<f32>, HEAD_VEC4S>;
-    let q_base = ((batch * q_len + min(query, q_len - 1u)) * heads + head) * HEAD_DIM;
+    let q_token = batch * q_len + min(query, q_len - 1u);
     for (var d = 0u; d < HEAD_VEC4S; d++) {
-        let at = q_base + 4u * d;
-        q_row[d] = vec4<f32>(q[at], q[at + 1u], q[at + 2u], q[at + 3u]) * scale;
+        q_row[d] = load4(0u, q_token, head * HEAD_DIM + 4u * d) * scale;
         acc[d] = vec4<f32>(0.0);
     }
     var running_max = MASKED;
     var running_sum = 0.0;
     var scores: array<f32, TILE>;
 
-    // Consecutive keys of one head are `heads * HEAD_DIM` apart.
-    let key_stride = heads * HEAD_DIM;
-    let kv_base = batch * k_len_all * key_stride + head * HEAD_DIM;
+    let first_key = batch * k_len_all;
     for (var start = 0u; start < keys_needed; start += TILE) {
         // Cooperative load of the tile's keys and values.
         for (var i = lid; i < TILE * HEAD_VEC4S; i += WORKGROUP_SIZE) {
@@ -110,9 +141,9 @@ fn main(
             var k4 = vec4<f32>(0.0);
             var v4 = vec4<f32>(0.0);
             if key < k_len {
-                let at = kv_base + key * key_stride + 4u * (i % HEAD_VEC4S);
-                k4 = vec4<f32>(k[at], k[at + 1u], k[at + 2u], k[at + 3u]);
-                v4 = vec4<f32>(v[at], v[at + 1u], v[at + 2u], v[at + 3u]);
+                let col = head * HEAD_DIM + 4u * (i % HEAD_VEC4S);
+                k4 = load4(1u, first_key + key, col);
+                v4 = load4(2u, first_key + key, col);
             }
             k_tile[i] = vec4<{{ tile_elem }}>(k4);
             v_tile[i] = vec4<{{ tile_elem }}>(v4);

@@ -13,7 +13,7 @@ use webclip::config::Activation;
 use webclip::kernels::bias_activation::bias_activation;
 use webclip::kernels::layer_norm::{NormWeights, add_layer_norm, layer_norm};
 use webclip::kernels::{self, attention::fused_attention, softmax::softmax_last_dim};
-use webclip::model::attention::{Mask, reference_attention};
+use webclip::model::attention::{Mask, joint_self_attention, reference_attention};
 use webclip::{device, pipeline::ClipPipeline};
 
 /// f32 kernels against f32 references.
@@ -338,6 +338,42 @@ fn attention_with_f16_tiles_where_the_gpu_has_shader_f16() {
         "the f16 variant runs exactly where the GPU has shader-f16"
     );
     eprintln!("f16 tiles: max abs diff {worst:e} over {ran} launches");
+    kernels::reset_variants();
+}
+
+#[test]
+fn joint_attention_reads_one_projections_product_and_adds_its_bias() {
+    let _turn = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
+    kernels::allow_variants(false, false);
+    let mut seed = 300;
+    // CLIP's head widths; a vision and a text length; heads side by side.
+    for (heads, head_dim) in [(2, 64), (3, 32), (1, 80)] {
+        for (tokens, mask) in [(50, Mask::None), (7, Mask::Causal), (197, Mask::None)] {
+            seed += 1;
+            let width = 3 * heads * head_dim;
+            let (qkv, bias) = (
+                values(2 * tokens * width, seed, 1.0),
+                values(width, seed + 1, 1.0),
+            );
+            let run = |device: &Device| {
+                host(joint_self_attention(
+                    tensor(&qkv, [2, tokens, width], device),
+                    Some(tensor(&bias, [width], device)),
+                    heads,
+                    mask,
+                ))
+            };
+            let before = kernels::launches().attention;
+            let got = run(&gpu());
+            assert_eq!(kernels::launches().attention, before + 1, "the kernel ran");
+            // The reference: Burn's ops on the CPU, after splitting and adding.
+            let diff = max_abs_diff(&got, &run(&device::cpu()));
+            assert!(
+                diff <= TOLERANCE,
+                "joint h{heads} d{head_dim} t{tokens} {mask:?}: {diff:e}"
+            );
+        }
+    }
     kernels::reset_variants();
 }
 

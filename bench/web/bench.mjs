@@ -4,7 +4,7 @@
 // ratios, the browser's peak memory, and the cosine between the two systems'
 // embeddings. Run by `cargo xtask bench-web [--quick]`.
 //
-//   node bench.mjs --dist DIR --models DIR --images DIR --model NAME [--quick] [--cpu-only] [--photos]
+//   node bench.mjs --dist DIR --models DIR --images DIR --model NAME [--quick] [--cpu-only | --webgpu-only] [--photos]
 //
 // `--photos` measures webclip's photo collections instead: indexing, queries,
 // and the search over 10,000 rows.
@@ -25,10 +25,13 @@ const { values: args } = parseArgs({
     model: { type: "string" },
     quick: { type: "boolean", default: false },
     "cpu-only": { type: "boolean", default: false },
+    "webgpu-only": { type: "boolean", default: false },
     photos: { type: "boolean", default: false },
   },
 });
-const DEVICES = args["cpu-only"] ? ["cpu"] : ["cpu", "webgpu"];
+const DEVICES = ["cpu", "webgpu"].filter(
+  (device) => !args[device === "cpu" ? "webgpu-only" : "cpu-only"],
+);
 
 // SwiftShader runs WebGPU ~30x slower than the CPU path, so WebGPU gets fewer
 // rounds and no batch there; a real GPU gets the same as the CPU.

@@ -8,7 +8,7 @@
 //! - `bench [REPEATS] [ROUNDS]`: times webclip's encoders on the CPU beside
 //!   PyTorch and onnxruntime on the same random ViT-B/32-shaped model, in
 //!   alternating rounds (3), and prints ratios.
-//! - `bench-web [--quick] [--cpu-only] [--profile] [--photos]`: webclip beside
+//! - `bench-web [--quick] [--cpu-only | --webgpu-only] [--profile] [--photos]`: webclip beside
 //!   transformers.js in one headless Chromium, on the CPU and WebGPU
 //!   (`--quick`: a small model; `--profile`: where webclip's time goes;
 //!   `--photos`: indexing and searching a photo collection instead).
@@ -39,7 +39,7 @@ fn main() -> ExitCode {
         },
         _ => {
             eprintln!(
-                "usage: cargo xtask test [cargo test args] | test-web | bench [REPEATS] [ROUNDS] | bench-web [--quick] [--cpu-only] [--profile] [--photos] | dist | serve [PORT]"
+                "usage: cargo xtask test [cargo test args] | test-web | bench [REPEATS] [ROUNDS] | bench-web [--quick] [--cpu-only | --webgpu-only] [--profile] [--photos] | dist | serve [PORT]"
             );
             return ExitCode::from(2);
         }

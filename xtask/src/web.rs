@@ -125,7 +125,7 @@ pub fn test_browser() -> Result<(), String> {
 
 /// webclip beside transformers.js in headless Chromium (`bench/web`): the
 /// ViT-B/32-shaped random model, or with `--quick` a small one; `--cpu-only`
-/// leaves WebGPU out; `--profile` instead samples where webclip's worker
+/// leaves WebGPU out, `--webgpu-only` the CPU; `--profile` instead samples where webclip's worker
 /// spends its time on the CPU path.
 pub fn bench_browser(options: &[String]) -> Result<(), String> {
     let quick = options.iter().any(|o| o == "--quick");

@@ -12,7 +12,7 @@ use super::layer_norm::{NormWeights, add_layer_norm, layer_norm};
 use super::softmax::softmax_last_dim;
 use super::{enabled, gpu, set_enabled};
 use crate::config::Activation;
-use crate::model::attention::{Mask, reference_attention};
+use crate::model::attention::{Mask, joint_self_attention, reference_attention};
 use crate::rng::Rng;
 
 /// Far above the kernels' rounding (f16 tiles included), far below what a
@@ -74,6 +74,12 @@ async fn disagreement(device: &Device) -> Option<String> {
         if let Some(why) = differs(run(), with_burn(run)).await {
             return Some(format!("{name} kernel {why}"));
         }
+    }
+    let qkv = random([1, 2, 7, 3 * 64]).reshape([2, 7, 3 * 64]);
+    let qkv_bias = random([1, 1, 1, 3 * 64]).reshape([3 * 64]);
+    let joint = || joint_self_attention(qkv.clone(), Some(qkv_bias.clone()), 2, Mask::Causal);
+    if let Some(why) = differs(joint(), with_burn(&joint)).await {
+        return Some(format!("joint attention kernel {why}"));
     }
     for (tokens, mask) in [(50, Mask::None), (7, Mask::Causal)] {
         let [q, k, v] = [(); 3].map(|_| random([2, tokens, 2, 32]));

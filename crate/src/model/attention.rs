@@ -5,7 +5,7 @@
 use burn::tensor::activation::softmax;
 use burn::tensor::{Bool, Tensor};
 
-use crate::kernels::attention::fused_attention;
+use crate::kernels::attention::{fused_attention, fused_joint_attention};
 
 /// Which keys each query may look at.
 #[derive(Clone, Copy, Debug)]
@@ -42,6 +42,38 @@ pub fn scaled_dot_product_attention(
         Mask::Hidden(_) => None,
     };
     fused.unwrap_or_else(|| reference_attention(q, k, v, mask))
+}
+
+/// [`scaled_dot_product_attention`] of a joint projection's product:
+/// `qkv` is `[batch, tokens, 3 * hidden]` (queries, keys and values side by
+/// side) before `bias` is added; returns `[batch, tokens, heads, head_dim]`.
+pub fn joint_self_attention(
+    qkv: Tensor<3>,
+    bias: Option<Tensor<1>>,
+    heads: usize,
+    mask: Mask,
+) -> Tensor<4> {
+    let fused = match (mask, &bias) {
+        (Mask::None | Mask::Causal, Some(bias)) => {
+            fused_joint_attention(&qkv, bias, heads, mask == Mask::Causal)
+        }
+        _ => None,
+    };
+    if let Some(fused) = fused {
+        return fused;
+    }
+    let qkv = match bias {
+        Some(bias) => qkv + bias.unsqueeze(),
+        None => qkv,
+    };
+    let [batch, tokens, width] = qkv.dims();
+    let hidden = width / 3;
+    let [q, k, v] = [0, 1, 2].map(|part| {
+        qkv.clone()
+            .slice([0..batch, 0..tokens, part * hidden..(part + 1) * hidden])
+            .reshape([batch, tokens, heads, hidden / heads])
+    });
+    scaled_dot_product_attention(q, k, v, mask)
 }
 
 /// The same computation with Burn's matmul, softmax and matmul (the CPU path,

@@ -3,18 +3,38 @@
 use burn::module::Module;
 use burn::tensor::Tensor;
 
-use super::attention::{Mask, scaled_dot_product_attention};
+use super::attention::{Mask, joint_self_attention, scaled_dot_product_attention};
 use super::dense::Dense;
 use super::norm::LayerNorm;
 use crate::config::Activation;
 
 #[derive(Module, Debug)]
 pub struct SelfAttention {
+    pub projections: Projections,
+    pub out_proj: Dense,
+    pub num_heads: usize,
+}
+
+/// Queries, keys and values from a block's input.
+// One per block, so the variants' sizes do not matter; Burn's modules
+// cannot be boxed.
+#[allow(clippy::large_enum_variant)]
+#[derive(Module, Debug)]
+pub enum Projections {
+    /// Three layers (`q_proj`, `k_proj`, `v_proj`): for training, and on the
+    /// CPU, whose packed matmul runs them in one pass anyway.
+    Separate(SeparateProjections),
+    /// The three as one layer of three times the width (inference on a GPU):
+    /// one matmul, whose product the attention kernel reads in place and
+    /// adds the bias to.
+    Joint(Dense),
+}
+
+#[derive(Module, Debug)]
+pub struct SeparateProjections {
     pub q_proj: Dense,
     pub k_proj: Dense,
     pub v_proj: Dense,
-    pub out_proj: Dense,
-    pub num_heads: usize,
 }
 
 impl SelfAttention {
@@ -23,12 +43,21 @@ impl SelfAttention {
     /// [`Dense::forward_unbiased`]).
     pub fn forward(&self, x: Tensor<3>, mask: Mask) -> (Tensor<3>, Option<Tensor<1>>) {
         let [batch, tokens, hidden] = x.dims();
-        let heads =
-            |t: Tensor<3>| t.reshape([batch, tokens, self.num_heads, hidden / self.num_heads]);
-        let [q, k, v] = Dense::forward_each([&self.q_proj, &self.k_proj, &self.v_proj], x);
-        let (q, k, v) = (heads(q), heads(k), heads(v));
-        let context = scaled_dot_product_attention(q, k, v, mask).reshape([batch, tokens, hidden]);
-        self.out_proj.forward_unbiased(context)
+        let context = match &self.projections {
+            Projections::Separate(p) => {
+                let heads = |t: Tensor<3>| {
+                    t.reshape([batch, tokens, self.num_heads, hidden / self.num_heads])
+                };
+                let [q, k, v] = Dense::forward_each([&p.q_proj, &p.k_proj, &p.v_proj], x);
+                scaled_dot_product_attention(heads(q), heads(k), heads(v), mask)
+            }
+            Projections::Joint(qkv) => {
+                let (product, bias) = qkv.forward_unbiased(x);
+                joint_self_attention(product, bias, self.num_heads, mask)
+            }
+        };
+        self.out_proj
+            .forward_unbiased(context.reshape([batch, tokens, hidden]))
     }
 }
 

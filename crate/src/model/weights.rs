@@ -15,7 +15,7 @@ use safetensors::{Dtype, SafeTensors};
 
 use super::Clip;
 use super::dense::Dense;
-use super::encoder::{Encoder, EncoderLayer, Mlp, SelfAttention};
+use super::encoder::{Encoder, EncoderLayer, Mlp, Projections, SelfAttention, SeparateProjections};
 use super::norm::LayerNorm;
 use super::text::{TextEmbeddings, TextTransformer};
 use super::vision::{VisionEmbeddings, VisionTransformer};
@@ -26,12 +26,38 @@ use crate::kernels::packed_matmul::PackedMatrix;
 use crate::rng::fnv1a;
 
 /// Reads a `model.safetensors` buffer for inference; `file` names it in
-/// errors. On the CPU the linear layers come packed for our own matmul.
+/// errors. On the CPU the linear layers come packed for our own matmul; on a
+/// GPU each block's query, key and value layers come joined.
 pub fn load_clip(bytes: &[u8], file: &str, config: &ClipConfig, device: &Device) -> Result<Clip> {
-    let pack = is_cpu_inference(device);
-    Store::new(read_file(bytes, file)?, file, device, pack)
-        .build(config)
-        .map(|(clip, _)| clip)
+    Store::new(
+        read_file(bytes, file)?,
+        file,
+        device,
+        Layers::inference(device),
+    )
+    .build(config)
+    .map(|(clip, _)| clip)
+}
+
+/// How the linear layers are held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Layers {
+    /// Every weight a Burn parameter, recorded by name: to train or save.
+    Params,
+    /// Packed for our matmul (inference on the CPU).
+    Packed,
+    /// Burn tensors, each block's query, key and value layers joined into
+    /// one (inference on a GPU).
+    Joined,
+}
+
+impl Layers {
+    fn inference(device: &Device) -> Self {
+        match is_cpu_inference(device) {
+            true => Layers::Packed,
+            false => Layers::Joined,
+        }
+    }
 }
 
 /// [`load_clip`] with every weight a Burn parameter (none packed), also
@@ -42,7 +68,7 @@ pub fn load_clip_with_params(
     config: &ClipConfig,
     device: &Device,
 ) -> Result<(Clip, StoredParams)> {
-    Store::new(read_file(bytes, file)?, file, device, false).build(config)
+    Store::new(read_file(bytes, file)?, file, device, Layers::Params).build(config)
 }
 
 fn read_file<'a>(bytes: &'a [u8], file: &str) -> Result<Source<'a>> {
@@ -105,8 +131,11 @@ pub fn build_clip(
     device: &Device,
     for_inference: bool,
 ) -> Result<(Clip, StoredParams)> {
-    let pack = for_inference && is_cpu_inference(device);
-    Store::new(Source::Values(values), "initial weights", device, pack).build(config)
+    let layers = match for_inference {
+        true => Layers::inference(device),
+        false => Layers::Params,
+    };
+    Store::new(Source::Values(values), "initial weights", device, layers).build(config)
 }
 
 /// How a parameter is stored in the Hugging Face file.
@@ -210,8 +239,7 @@ struct Store<'a> {
     source: Source<'a>,
     file: &'a str,
     device: &'a Device,
-    /// Linear layers packed for the CPU's matmul (not Burn parameters).
-    pack_linear: bool,
+    layers: Layers,
     params: RefCell<StoredParams>,
 }
 
@@ -224,12 +252,12 @@ struct Weights<'s, 'a> {
 }
 
 impl<'a> Store<'a> {
-    fn new(source: Source<'a>, file: &'a str, device: &'a Device, pack_linear: bool) -> Self {
+    fn new(source: Source<'a>, file: &'a str, device: &'a Device, layers: Layers) -> Self {
         Self {
             source,
             file,
             device,
-            pack_linear,
+            layers,
             params: RefCell::new(Vec::new()),
         }
     }
@@ -369,7 +397,7 @@ impl<'s, 'a> Weights<'s, 'a> {
     ) -> Result<Dense> {
         let full_name = self.name(name);
         let weight = self.store.values(&full_name, stored)?;
-        if self.store.pack_linear {
+        if self.store.layers == Layers::Packed {
             let bias = match bias {
                 true => Some(self.store.values(&self.name("bias"), &[d_out])?),
                 false => None,
@@ -386,6 +414,31 @@ impl<'s, 'a> Weights<'s, 'a> {
             false => None,
         };
         Ok(Dense::from_linear(Linear { weight, bias }))
+    }
+
+    /// The `q_proj`, `k_proj` and `v_proj` layers (each `hidden` to
+    /// `hidden`) as one of three times the width, outputs side by side: their
+    /// stored `[out, in]` matrices stacked are its `[3 * hidden, in]` one.
+    /// Not recorded: a joined model is for inference, never saved.
+    fn joint_qkv(&self, hidden: usize) -> Result<Dense> {
+        let (mut weight, mut bias) = (Vec::new(), Vec::new());
+        for layer in ["q_proj", "k_proj", "v_proj"] {
+            let name = |tensor| self.name(&format!("{layer}.{tensor}"));
+            weight.extend(self.store.values(&name("weight"), &[hidden, hidden])?);
+            bias.extend(self.store.values(&name("bias"), &[hidden])?);
+        }
+        let weight = transpose(&weight, 3 * hidden, hidden);
+        let device = self.store.device;
+        Ok(Dense::from_linear(Linear {
+            weight: Param::from_tensor(Tensor::from_data(
+                TensorData::new(weight, [hidden, 3 * hidden]),
+                device,
+            )),
+            bias: Some(Param::from_tensor(Tensor::from_data(
+                TensorData::new(bias, [3 * hidden]),
+                device,
+            ))),
+        }))
     }
 
     /// A torch `nn.Linear` (`weight` is `[out, in]`).
@@ -405,12 +458,18 @@ impl<'s, 'a> Weights<'s, 'a> {
         let h = c.hidden_size;
         let layer = |w: Weights| -> Result<EncoderLayer> {
             let proj = |name| w.at(format!("self_attn.{name}"), |w| w.linear(h, h, true));
-            Ok(EncoderLayer {
-                layer_norm1: w.at("layer_norm1", |w| w.layer_norm(h, c.layer_norm_eps))?,
-                self_attn: SelfAttention {
+            let projections = match w.store.layers {
+                Layers::Joined => Projections::Joint(w.at("self_attn", |w| w.joint_qkv(h))?),
+                _ => Projections::Separate(SeparateProjections {
                     q_proj: proj("q_proj")?,
                     k_proj: proj("k_proj")?,
                     v_proj: proj("v_proj")?,
+                }),
+            };
+            Ok(EncoderLayer {
+                layer_norm1: w.at("layer_norm1", |w| w.layer_norm(h, c.layer_norm_eps))?,
+                self_attn: SelfAttention {
+                    projections,
                     out_proj: proj("out_proj")?,
                     num_heads: c.num_attention_heads,
                 },
