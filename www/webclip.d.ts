@@ -81,8 +81,15 @@ export declare class ClipModel {
    */
   embedImages(images: Iterable<ImageInput>, options?: { onProgress?: (progress: { done: number; total: number }) => void }): Promise<Float32Array>;
 
-  /** How many images this model has encoded since it loaded. */
-  stats(): Promise<{ imagesEncoded: number }>;
+  /**
+   * How many images this model has encoded since it loaded, and how many
+   * times each of webclip's own GPU kernels has run in its worker (all zero on
+   * the CPU, or where they failed their check at load; see `notes`).
+   */
+  stats(): Promise<{
+    imagesEncoded: number;
+    kernelLaunches: { attention: number; layerNorm: number; biasActivation: number; softmax: number };
+  }>;
 
   /**
    * Zero-shot classification: softmax over the labels written into

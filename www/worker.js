@@ -34,7 +34,7 @@ async function handle(op, args, progress) {
     if (failures.length) throw new Error(`image ${failures[0].index + args.first}: ${failures[0].error}`);
     return rows;
   }
-  if (op === "stats") return { imagesEncoded: model.imagesEncoded };
+  if (op === "stats") return { imagesEncoded: model.imagesEncoded, kernelLaunches: model.kernelLaunches };
   if (op.startsWith("collection.")) return await collectionCall(model, op.slice("collection.".length), args);
   if (op === "classify") return await model.classify(args.bytes, args.labels, args.template);
   throw new Error(`unknown call ${op}`);

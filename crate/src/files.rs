@@ -7,7 +7,7 @@ use std::io::Read;
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::model::weights::{MAX_SAFETENSORS_HEADER, safetensors_len};
+use crate::model::safetensors::{MAX_SAFETENSORS_HEADER, safetensors_len};
 
 /// What a file holds, and so how large it may be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -12,6 +12,7 @@ use crate::config::ClipConfig;
 use crate::error::{Error, Result};
 use crate::kernels::self_check::check_kernels;
 use crate::model::Clip;
+use crate::model::safetensors::WeightBytes;
 use crate::model::weights::load_clip;
 use crate::preprocess::{self, PreprocessConfig};
 use crate::tokenizer::ClipTokenizer;
@@ -68,7 +69,8 @@ const TEXT_CACHE_LIMIT: usize = 8192;
 /// browser's file picker).
 pub struct ModelFiles {
     pub config: String,
-    pub weights: Vec<u8>,
+    /// `model.safetensors`, in memory or wherever a browser holds it.
+    pub weights: Box<dyn WeightBytes>,
     pub tokenizer: Vec<u8>,
     pub tokenizer_config: Option<String>,
     pub preprocessor_config: Option<String>,
@@ -95,7 +97,7 @@ impl ModelFiles {
         }
         Ok(Self {
             config: read_text(CONFIG_FILE)?,
-            weights: files::read_safetensors(&dir.join(WEIGHTS_FILE))?,
+            weights: Box::new(files::read_safetensors(&dir.join(WEIGHTS_FILE))?),
             tokenizer: read(TOKENIZER_FILE)?,
             tokenizer_config: optional(TOKENIZER_CONFIG_FILE)?,
             preprocessor_config: optional(PREPROCESSOR_FILE)?,
@@ -122,11 +124,12 @@ fn fingerprint(files: &ModelFiles) -> String {
     const SLICES: usize = 64;
     const SLICE: usize = 4096;
     let weights = &files.weights;
+    let len = weights.byte_len();
     let mut sample = files.config.as_bytes().to_vec();
-    sample.extend_from_slice(&(weights.len() as u64).to_le_bytes());
-    let step = (weights.len() / SLICES).max(1);
-    for start in (0..weights.len()).step_by(step).take(SLICES + 1) {
-        sample.extend_from_slice(&weights[start..(start + SLICE).min(weights.len())]);
+    sample.extend_from_slice(&(len as u64).to_le_bytes());
+    let step = (len / SLICES).max(1);
+    for start in (0..len).step_by(step).take(SLICES + 1) {
+        sample.extend_from_slice(&weights.read(start..(start + SLICE).min(len)));
     }
     format!("{:016x}", crate::rng::fnv1a(&sample))
 }
@@ -163,7 +166,7 @@ impl ClipPipeline {
             config.text_config.max_position_embeddings,
         )?;
         tokenizer.check_fits(&config.text_config, TOKENIZER_FILE, CONFIG_FILE)?;
-        let clip = load_clip(&files.weights, WEIGHTS_FILE, &config, device)?;
+        let clip = load_clip(files.weights.as_ref(), WEIGHTS_FILE, &config, device)?;
         Ok(Self {
             clip,
             config,

@@ -134,7 +134,7 @@ impl Target {
 fn safetensors(data: &[u8]) {
     let config = tiny_config();
     let cpu = device::cpu();
-    let Ok(clip) = load_clip(data, "model.safetensors", &config, &cpu) else {
+    let Ok(clip) = load_clip(&data, "model.safetensors", &config, &cpu) else {
         return;
     };
     let size = config.vision_config.image_size;

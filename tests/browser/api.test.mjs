@@ -34,10 +34,13 @@ function runInPage(page, device) {
       const clip = await ClipModel.load(`/fixtures/models/${model}`, { device });
       const width = clip.embedDim;
       const rows = (flat) => Array.from({ length: flat.length / width }, (_, i) => Array.from(flat.slice(i * width, (i + 1) * width)));
-      const out = { device: clip.device, texts: rows(await clip.embedText(inputs.texts)), images: [], probs: [] };
+      const out = { device: clip.device, notes: clip.notes, texts: rows(await clip.embedText(inputs.texts)), images: [], probs: [] };
       for (const file of inputs.images) {
         const bytes = await fetchBytes(file);
+        const before = (await clip.stats()).kernelLaunches;
         out.images.push(Array.from(await clip.embedImage(bytes)));
+        const after = (await clip.stats()).kernelLaunches;
+        out.launchesPerImage ??= Object.fromEntries(Object.keys(after).map((kernel) => [kernel, after[kernel] - before[kernel]]));
         const { labels, probs } = await clip.classify(new Blob([bytes]), inputs.labels, inputs.template);
         out.labels = labels;
         out.probs.push(Array.from(probs));
@@ -67,6 +70,12 @@ for (const [device, name] of [
     t.diagnostic(`${inputs.texts.length} texts, ${inputs.images.length} images twice: ${((performance.now() - started) / 1000).toFixed(1)} s`);
 
     assert.equal(got.device, device, "model.device");
+    // The tiny model's 2 vision layers: attention once a layer; LayerNorm as the
+    // pre-norm, the first layer's first norm and two fused steps a layer; the
+    // MLP's bias and QuickGELU once a layer. None on the CPU.
+    const expected = device === "webgpu" ? { attention: 2, layerNorm: 2 + 2 * 2, biasActivation: 2, softmax: 0 } : { attention: 0, layerNorm: 0, biasActivation: 0, softmax: 0 };
+    assert.deepEqual(got.launchesPerImage, expected, "our kernels' launches for one image");
+    assert.deepEqual(got.notes, [], "no kernel failed its check");
     assert.deepEqual(got.labels, inputs.labels);
     assertRowsClose(t, "text embeddings", got.texts, golden.text_embeds, TOLERANCE);
     // Lossless formats decode exactly; JPEG decoders differ slightly.

@@ -6,6 +6,7 @@ pub mod attention;
 pub mod dense;
 pub mod encoder;
 pub mod norm;
+pub mod safetensors;
 pub mod text;
 pub mod vision;
 pub mod weights;

@@ -10,13 +10,14 @@ use std::collections::HashMap;
 use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::nn::{Embedding, Linear};
 use burn::tensor::{Device, Tensor, TensorData};
+use safetensors::Dtype;
 use safetensors::tensor::TensorView;
-use safetensors::{Dtype, SafeTensors};
 
 use super::Clip;
 use super::dense::Dense;
 use super::encoder::{Encoder, EncoderLayer, Mlp, Projections, SelfAttention, SeparateProjections};
 use super::norm::LayerNorm;
+use super::safetensors::{WeightBytes, WeightFile};
 use super::text::{TextEmbeddings, TextTransformer};
 use super::vision::{VisionEmbeddings, VisionTransformer};
 use crate::config::{ClipConfig, EncoderConfig, TextConfig, VisionConfig};
@@ -28,7 +29,12 @@ use crate::rng::fnv1a;
 /// Reads a `model.safetensors` buffer for inference; `file` names it in
 /// errors. On the CPU the linear layers come packed for our own matmul; on a
 /// GPU each block's query, key and value layers come joined.
-pub fn load_clip(bytes: &[u8], file: &str, config: &ClipConfig, device: &Device) -> Result<Clip> {
+pub fn load_clip(
+    bytes: &dyn WeightBytes,
+    file: &str,
+    config: &ClipConfig,
+    device: &Device,
+) -> Result<Clip> {
     Store::new(
         read_file(bytes, file)?,
         file,
@@ -63,7 +69,7 @@ impl Layers {
 /// [`load_clip`] with every weight a Burn parameter (none packed), also
 /// returning where each is stored in the file: a model to train or save.
 pub fn load_clip_with_params(
-    bytes: &[u8],
+    bytes: &dyn WeightBytes,
     file: &str,
     config: &ClipConfig,
     device: &Device,
@@ -71,52 +77,12 @@ pub fn load_clip_with_params(
     Store::new(read_file(bytes, file)?, file, device, Layers::Params).build(config)
 }
 
-fn read_file<'a>(bytes: &'a [u8], file: &str) -> Result<Source<'a>> {
-    let tensors = SafeTensors::deserialize(bytes).map_err(|e| Error::Weights {
+fn read_file<'a>(bytes: &'a dyn WeightBytes, file: &str) -> Result<Source<'a>> {
+    let tensors = WeightFile::open(bytes).map_err(|why| Error::Weights {
         file: file.into(),
-        message: format!("not a complete safetensors file ({e}); re-download it"),
+        message: format!("not a complete safetensors file ({why}); re-download it"),
     })?;
     Ok(Source::File(tensors))
-}
-
-/// The safetensors format's own bound on the header (100 MB).
-pub const MAX_SAFETENSORS_HEADER: u64 = 100_000_000;
-
-/// The length of a whole safetensors file, read from its start: 8 bytes of
-/// header length, the JSON header, then tensors up to the largest end offset.
-/// `head` must hold at least the 8 bytes and the header. A download or a
-/// disk read of another length is damaged, whatever else it holds.
-pub fn safetensors_len(head: &[u8]) -> std::result::Result<u64, String> {
-    let not_header = |why: &str| format!("has no valid safetensors header ({why})");
-    let prefix: [u8; 8] = head
-        .get(..8)
-        .and_then(|p| p.try_into().ok())
-        .ok_or_else(|| "is shorter than a safetensors header (8 bytes)".to_string())?;
-    let header_len = u64::from_le_bytes(prefix);
-    if header_len > MAX_SAFETENSORS_HEADER {
-        return Err(format!(
-            "declares a header of {header_len} bytes (at most {MAX_SAFETENSORS_HEADER}); \
-             it is not a safetensors file"
-        ));
-    }
-    let header = head
-        .get(8..8 + header_len as usize)
-        .ok_or_else(|| format!("ends inside its {header_len}-byte header: it is truncated"))?;
-    let value: serde_json::Value =
-        serde_json::from_slice(header).map_err(|e| not_header(&e.to_string()))?;
-    let tensors = value
-        .as_object()
-        .ok_or_else(|| not_header("not a JSON object"))?;
-    let data_len = tensors
-        .iter()
-        .filter(|(name, _)| *name != "__metadata__")
-        .map(|(name, tensor)| {
-            tensor["data_offsets"][1]
-                .as_u64()
-                .ok_or_else(|| not_header(&format!("tensor `{name}` has no data_offsets")))
-        })
-        .try_fold(0u64, |len, end| Ok::<_, String>(len.max(end?)))?;
-    Ok(8 + header_len + data_len)
 }
 
 /// Values of a tensor by its Hugging Face name and stored shape.
@@ -230,7 +196,7 @@ impl ModuleVisitor for ParamValues {
 
 /// Where the values come from; both are asked by Hugging Face name.
 enum Source<'a> {
-    File(SafeTensors<'a>),
+    File(WeightFile<'a>),
     Values(ValuesByName<'a>),
 }
 
@@ -301,14 +267,14 @@ impl<'a> Store<'a> {
         };
         let view = tensors
             .tensor(name)
-            .map_err(|_| self.error(name, "is missing".into()))?;
-        let found = view.shape();
+            .ok_or_else(|| self.error(name, "is missing".into()))?;
+        let found = view.shape;
         let scalar_ok = found.is_empty() && shape == [1];
         if found != shape && !scalar_ok {
             return Err(self.error(name, format!("has shape {found:?}, expected {shape:?}")));
         }
-        let data = view.data();
-        let values: Vec<f32> = match view.dtype() {
+        let data = &view.data;
+        let values: Vec<f32> = match view.dtype {
             Dtype::F32 => data
                 .chunks_exact(4)
                 .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))

@@ -4,7 +4,9 @@
 
 mod collection;
 
+use std::borrow::Cow;
 use std::cell::Cell;
+use std::ops::Range;
 use std::rc::Rc;
 
 use js_sys::{Array, Float32Array, Object, Promise, Reflect, Uint8Array};
@@ -13,6 +15,7 @@ use wasm_bindgen_futures::future_to_promise;
 
 use crate::device::browser_device;
 use crate::error::Error;
+use crate::model::safetensors::WeightBytes;
 use crate::pipeline::{
     CONFIG_FILE, ClipPipeline, MODEL_FILES, ModelFiles, PREPROCESSOR_FILE, TOKENIZER_CONFIG_FILE,
     TOKENIZER_FILE, WEIGHTS_FILE,
@@ -25,7 +28,8 @@ pub struct WebClip {
     device: &'static str,
     device_reason: Option<String>,
     /// How many images went through the image encoder (tests count them).
-    images_encoded: Cell<f64>,
+    /// Shared with the calls in flight, which count an image once decoded.
+    images_encoded: Rc<Cell<f64>>,
 }
 
 #[wasm_bindgen]
@@ -57,6 +61,23 @@ fn start() {
 
 /// The files of a model folder from an object keyed by file name: text
 /// files as strings, the others as `Uint8Array`s.
+/// Bytes in a JavaScript `Uint8Array`, outside the module's memory.
+struct JsBytes(Uint8Array);
+
+impl WeightBytes for JsBytes {
+    fn byte_len(&self) -> usize {
+        self.0.length() as usize
+    }
+
+    fn read(&self, range: Range<usize>) -> Cow<'_, [u8]> {
+        Cow::Owned(
+            self.0
+                .subarray(range.start as u32, range.end as u32)
+                .to_vec(),
+        )
+    }
+}
+
 fn model_files(files: &Object) -> Result<ModelFiles, Error> {
     let get = |name: &str| {
         Reflect::get(files, &name.into())
@@ -69,20 +90,23 @@ fn model_files(files: &Object) -> Result<ModelFiles, Error> {
             .map(|value| value.as_string().ok_or_else(|| wrong(name, "a string")))
             .transpose()
     };
-    let bytes = |name: &str| {
+    let array = |name: &str| {
         get(name)
             .map(|value| {
                 value
                     .dyn_into::<Uint8Array>()
-                    .map(|bytes| bytes.to_vec())
                     .map_err(|_| wrong(name, "a Uint8Array"))
             })
             .transpose()
     };
+    let bytes = |name: &str| array(name).map(|array| array.map(|array| array.to_vec()));
     let missing = |name: &str| Error::Input(format!("{name} is missing"));
     Ok(ModelFiles {
         config: text(CONFIG_FILE)?.ok_or_else(|| missing(CONFIG_FILE))?,
-        weights: bytes(WEIGHTS_FILE)?.ok_or_else(|| missing(WEIGHTS_FILE))?,
+        // Left where JavaScript holds it: read a tensor at a time.
+        weights: Box::new(JsBytes(
+            array(WEIGHTS_FILE)?.ok_or_else(|| missing(WEIGHTS_FILE))?,
+        )),
         tokenizer: bytes(TOKENIZER_FILE)?.ok_or_else(|| missing(TOKENIZER_FILE))?,
         tokenizer_config: text(TOKENIZER_CONFIG_FILE)?,
         preprocessor_config: text(PREPROCESSOR_FILE)?,
@@ -134,7 +158,7 @@ impl WebClip {
             model: Rc::new(model),
             device: device.name,
             device_reason: device.reason,
-            images_encoded: Cell::new(0.0),
+            images_encoded: Rc::new(Cell::new(0.0)),
         })
     }
 
@@ -162,7 +186,7 @@ impl WebClip {
     /// never used or cached.
     #[wasm_bindgen(js_name = safetensorsLength)]
     pub fn safetensors_length(head: &[u8]) -> Result<f64, JsValue> {
-        crate::model::weights::safetensors_len(head)
+        crate::model::safetensors::safetensors_len(head)
             .map(|len| len as f64)
             .map_err(|e| js_error(format!("{WEIGHTS_FILE} {e}")))
     }
@@ -178,6 +202,23 @@ impl WebClip {
     #[wasm_bindgen(getter, js_name = imagesEncoded)]
     pub fn images_encoded(&self) -> f64 {
         self.images_encoded.get()
+    }
+
+    /// How many times each of our GPU kernels has run in this module: zeros
+    /// on the CPU, or where the kernels failed their check at load.
+    #[wasm_bindgen(getter, js_name = kernelLaunches)]
+    pub fn kernel_launches(&self) -> Object {
+        let launches = crate::kernels::launches();
+        let counts = Object::new();
+        for (name, count) in [
+            ("attention", launches.attention),
+            ("layerNorm", launches.layer_norm),
+            ("biasActivation", launches.bias_activation),
+            ("softmax", launches.softmax),
+        ] {
+            let _ = Reflect::set(&counts, &name.into(), &(count as f64).into());
+        }
+        counts
     }
 
     /// The length of one embedding row.
@@ -204,9 +245,10 @@ impl WebClip {
     #[wasm_bindgen(js_name = embedImage)]
     pub fn embed_image(&self, bytes: Vec<u8>) -> Promise {
         let model = Rc::clone(&self.model);
-        self.images_encoded.set(self.images_encoded.get() + 1.0);
+        let encoded = Rc::clone(&self.images_encoded);
         future_to_promise(async move {
             let pixels = model.pixel_values(&bytes, "file").map_err(js_error)?;
+            encoded.set(encoded.get() + 1.0);
             model
                 .embed_images_async(&[pixels])
                 .await
@@ -223,9 +265,10 @@ impl WebClip {
         template: Option<String>,
     ) -> Promise {
         let model = Rc::clone(&self.model);
-        self.images_encoded.set(self.images_encoded.get() + 1.0);
+        let encoded = Rc::clone(&self.images_encoded);
         future_to_promise(async move {
             let pixels = model.pixel_values(&bytes, "file").map_err(js_error)?;
+            encoded.set(encoded.get() + 1.0);
             let template = template.unwrap_or_else(|| DEFAULT_TEMPLATE.to_string());
             model
                 .classify_async(&[pixels], &labels, &template)
