@@ -10,8 +10,8 @@ use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor, TensorData};
 use common::*;
 use webclip::config::Activation;
-use webclip::kernels::bias_activation::bias_activation;
 use webclip::kernels::layer_norm::{NormWeights, add_layer_norm, layer_norm};
+use webclip::kernels::linear::linear;
 use webclip::kernels::{self, attention::fused_attention, softmax::softmax_last_dim};
 use webclip::model::attention::{Mask, joint_self_attention, reference_attention};
 use webclip::{device, pipeline::ClipPipeline};
@@ -207,31 +207,54 @@ fn layer_norm_matches_burn() {
 }
 
 #[test]
-fn bias_and_quick_gelu_match_burn_without_nan_at_extremes() {
+fn linear_layers_match_burn_without_nan_at_extremes() {
     let _turn = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
     let (gpu, cpu) = (gpu(), device::cpu());
-    for (i, &[rows, cols]) in [[1, 1], [3, 7], [50, 3072], [1100, 64]].iter().enumerate() {
-        // Pre-activations up to ±200: the sigmoid's exponential overflows.
-        for scale in [1.0, 200.0] {
-            let data = values(rows * cols, 50 + i as u64, scale);
-            let bias = values(cols, 60 + i as u64, 1.0);
-            for activation in [None, Some(Activation::QuickGelu)] {
+    // [rows, in, out]: one row, edges of the 32x32 tiles, CLIP's widths
+    // (a ViT-B/32 patch embedding, a joint projection, an MLP).
+    let shapes: &[[usize; 3]] = &[
+        [1, 4, 4],
+        [7, 12, 36],
+        [33, 100, 68],
+        [50, 3072, 768],
+        [50, 768, 2304],
+        [56, 512, 2048],
+    ];
+    for (i, &[rows, inputs, outputs]) in shapes.iter().enumerate() {
+        // Pre-activations up to ±200 with the larger scale: the sigmoid's
+        // exponential overflows.
+        for scale in [1.0, 200.0 / (inputs as f32).sqrt()] {
+            let seed = 70 + 3 * i as u64;
+            let x = values(rows * inputs, seed, scale);
+            let w = values(inputs * outputs, seed + 1, 1.0);
+            let b = values(outputs, seed + 2, 1.0);
+            for (bias, activation) in [
+                (false, None),
+                (true, None),
+                (true, Some(Activation::QuickGelu)),
+            ] {
                 let run = |device: &Device| {
-                    host(bias_activation(
-                        tensor(&data, [rows, cols], device),
-                        Some(tensor(&bias, [cols], device)),
+                    host(linear(
+                        tensor(&x, [1, rows, inputs], device),
+                        tensor(&w, [inputs, outputs], device),
+                        bias.then(|| tensor(&b, [outputs], device)),
                         activation,
                     ))
                 };
-                let before = kernels::launches().bias_activation;
+                let before = kernels::launches().linear;
                 let got = run(&gpu);
-                assert_eq!(kernels::launches().bias_activation, before + 1);
-                assert!(got.iter().all(|v| v.is_finite()), "{rows}x{cols} {scale}");
-                // Relative to the values' size: QuickGELU of 200 is 200.
-                let diff = max_abs_diff(&got, &run(&cpu)) / scale;
+                assert_eq!(kernels::launches().linear, before + 1, "the kernel ran");
                 assert!(
-                    diff <= TOLERANCE,
-                    "{rows}x{cols} scale {scale} {activation:?}: {diff:e}"
+                    got.iter().all(|v| v.is_finite()),
+                    "{rows}x{inputs}x{outputs}"
+                );
+                // Sums of `inputs` products of size up to `scale`, added in
+                // another order than Burn's: a rounding of each.
+                let tolerance = inputs as f32 * scale * f32::EPSILON * 2.0 + 1e-6;
+                let diff = max_abs_diff(&got, &run(&cpu));
+                assert!(
+                    diff <= tolerance,
+                    "{rows}x{inputs}x{outputs} scale {scale} bias {bias} {activation:?}: {diff:e} > {tolerance:e}"
                 );
             }
         }
@@ -447,10 +470,12 @@ fn the_model_on_wgpu_runs_the_kernels() {
         2 * vision + text,
         "{before:?} -> {after:?}"
     );
-    // The MLP's bias and QuickGELU, once per layer.
+    // Linear layers: the patch embedding, four a layer and the projection
+    // for each image batch (embed_images, classify), four a layer and the
+    // projection for the prompts.
     assert_eq!(
-        after.bias_activation - before.bias_activation,
-        2 + 2 + 2,
+        after.linear - before.linear,
+        2 * (1 + 2 * 4 + 1) + (2 * 4 + 1),
         "{before:?} -> {after:?}"
     );
 

@@ -88,7 +88,7 @@ export declare class ClipModel {
    */
   stats(): Promise<{
     imagesEncoded: number;
-    kernelLaunches: { attention: number; layerNorm: number; biasActivation: number; softmax: number };
+    kernelLaunches: { attention: number; layerNorm: number; linear: number; softmax: number };
   }>;
 
   /**

@@ -72,8 +72,9 @@ for (const [device, name] of [
     assert.equal(got.device, device, "model.device");
     // The tiny model's 2 vision layers: attention once a layer; LayerNorm as the
     // pre-norm, the first layer's first norm and two fused steps a layer; the
-    // MLP's bias and QuickGELU once a layer. None on the CPU.
-    const expected = device === "webgpu" ? { attention: 2, layerNorm: 2 + 2 * 2, biasActivation: 2, softmax: 0 } : { attention: 0, layerNorm: 0, biasActivation: 0, softmax: 0 };
+    // linear layers: the patch embedding, four a layer, the projection. None
+    // on the CPU.
+    const expected = device === "webgpu" ? { attention: 2, layerNorm: 2 + 2 * 2, linear: 1 + 2 * 4 + 1, softmax: 0 } : { attention: 0, layerNorm: 0, linear: 0, softmax: 0 };
     assert.deepEqual(got.launchesPerImage, expected, "our kernels' launches for one image");
     assert.deepEqual(got.notes, [], "no kernel failed its check");
     assert.deepEqual(got.labels, inputs.labels);

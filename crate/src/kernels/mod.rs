@@ -4,8 +4,8 @@
 //! ops, so callers never choose.
 
 pub mod attention;
-pub mod bias_activation;
 pub mod layer_norm;
+pub mod linear;
 pub mod packed_matmul;
 pub mod self_check;
 pub mod softmax;
@@ -43,7 +43,7 @@ static STATE: Mutex<State> = Mutex::new(State {
         attention: 0,
         attention_f16: 0,
         layer_norm: 0,
-        bias_activation: 0,
+        linear: 0,
     },
     fault: None,
 });
@@ -165,8 +165,8 @@ pub struct Launches {
     pub attention_f16: usize,
     /// LayerNorms, plain or fused with the residual addition before them.
     pub layer_norm: usize,
-    /// Biases added (and activations applied) after a matmul.
-    pub bias_activation: usize,
+    /// Linear layers (matmul, bias and activation).
+    pub linear: usize,
 }
 
 pub fn launches() -> Launches {

@@ -7,8 +7,8 @@
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::attention::fused_attention;
-use super::bias_activation::bias_activation;
 use super::layer_norm::{NormWeights, add_layer_norm, layer_norm};
+use super::linear::linear;
 use super::softmax::softmax_last_dim;
 use super::{enabled, gpu, set_enabled};
 use crate::config::Activation;
@@ -65,11 +65,23 @@ async fn disagreement(device: &Device) -> Option<String> {
     };
     let normed = || layer_norm(x.clone(), &norm);
     let added = || add_layer_norm(x.clone(), delta.clone(), Some(bias.clone()), &norm).1;
-    let activated = || bias_activation(x.clone(), Some(bias.clone()), Some(Activation::QuickGelu));
+    let (rows, weight) = (
+        random([1, 1, 10, 72]),
+        random([1, 1, 72, 40]).reshape([72, 40]),
+    );
+    let dense_bias = random([1, 1, 1, 40]).reshape([40]);
+    let activated = || {
+        linear(
+            rows.clone(),
+            weight.clone(),
+            Some(dense_bias.clone()),
+            Some(Activation::QuickGelu),
+        )
+    };
     for (name, run) in [
         ("layer norm", &normed as &dyn Fn() -> Tensor<4>),
         ("residual layer norm", &added),
-        ("bias and activation", &activated),
+        ("linear layer", &activated),
     ] {
         if let Some(why) = differs(run(), with_burn(run)).await {
             return Some(format!("{name} kernel {why}"));

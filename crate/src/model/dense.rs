@@ -8,7 +8,7 @@ use burn::tensor::activation::{gelu, sigmoid};
 use burn::tensor::{Tensor, TensorData};
 
 use crate::config::Activation;
-use crate::kernels::bias_activation::bias_activation;
+use crate::kernels::linear::linear;
 use crate::kernels::packed_matmul::{PackedMatrix, Then};
 
 /// Burn's `Linear` on the GPU and in training; for inference on the CPU, the
@@ -41,9 +41,9 @@ impl Dense {
         self.forward_then(x, Then::Nothing)
     }
 
-    /// [`Dense::forward`] then `activation`: the packed matmul applies it to
-    /// each tile as it leaves the registers; on wgpu one kernel adds the bias
-    /// and applies it.
+    /// [`Dense::forward`] then `activation`, which the matmul applies to each
+    /// tile as it leaves the registers (the packed one on the CPU, our
+    /// kernel on wgpu).
     pub fn forward_activated<const D: usize>(
         &self,
         x: Tensor<D>,
@@ -51,10 +51,12 @@ impl Dense {
     ) -> Tensor<D> {
         match (activation, &self.packed) {
             (Activation::QuickGelu, Some(_)) => self.forward_then(x, Then::QuickGelu),
-            _ => {
-                let (product, bias) = self.forward_unbiased(x);
-                bias_activation(product, bias, Some(activation))
+            (_, None) => {
+                let layer = self.linear.as_ref().expect("unpacked layers are Burn's");
+                let bias = layer.bias.as_ref().map(|bias| bias.val());
+                linear(x, layer.weight.val(), bias, Some(activation))
             }
+            _ => activation.forward(self.forward(x)),
         }
     }
 
@@ -63,9 +65,9 @@ impl Dense {
     /// packed matmul has added it already (`None`).
     pub fn forward_unbiased<const D: usize>(&self, x: Tensor<D>) -> (Tensor<D>, Option<Tensor<1>>) {
         match &self.linear {
-            Some(linear) => (
-                burn::tensor::module::linear(x, linear.weight.val(), None),
-                linear.bias.as_ref().map(|bias| bias.val()),
+            Some(layer) => (
+                linear(x, layer.weight.val(), None, None),
+                layer.bias.as_ref().map(|bias| bias.val()),
             ),
             None => (self.forward(x), None),
         }
@@ -73,9 +75,10 @@ impl Dense {
 
     fn forward_then<const D: usize>(&self, x: Tensor<D>, then: Then) -> Tensor<D> {
         match (&self.linear, &self.packed) {
-            (Some(linear), _) => {
+            (Some(layer), _) => {
                 assert_eq!(then, Then::Nothing, "only the packed path fuses");
-                linear.forward(x)
+                let bias = layer.bias.as_ref().map(|bias| bias.val());
+                linear(x, layer.weight.val(), bias, None)
             }
             (None, Some(packed)) => {
                 let [y] = packed_forward([packed], x, then);

@@ -213,7 +213,7 @@ impl WebClip {
         for (name, count) in [
             ("attention", launches.attention),
             ("layerNorm", launches.layer_norm),
-            ("biasActivation", launches.bias_activation),
+            ("linear", launches.linear),
             ("softmax", launches.softmax),
         ] {
             let _ = Reflect::set(&counts, &name.into(), &(count as f64).into());

@@ -1,0 +1,128 @@
+//! Launcher of `shaders/linear.wgsl`: a linear layer's matmul, bias and
+//! activation in one dispatch.
+
+use burn::backend::wgpu::{KernelSource, SourceKernel, SourceTemplate, Wgpu};
+use burn::cubecl::prelude::KernelId;
+use burn::cubecl::server::KernelArguments;
+use burn::cubecl::{CubeCount, CubeDim};
+use burn::tensor::Tensor;
+
+use super::{count_launch, empty_like, kernel_params, u32_buffer, wgpu_f32};
+use crate::config::Activation;
+
+/// Output rows an invocation computes.
+const ROWS: usize = 8;
+/// Output vec4s of those rows a workgroup computes.
+const WORKGROUP_VEC4S: usize = 64;
+const SOURCE: &str = include_str!("../../../shaders/linear.wgsl");
+
+kernel_params!(LinearParams {
+    m: u32,
+    k: u32,
+    n: u32
+});
+
+struct LinearKernel {
+    bias: bool,
+    /// The WGSL expression of `h` the output is.
+    activation: &'static str,
+}
+
+impl KernelSource for LinearKernel {
+    fn source(&self) -> SourceTemplate {
+        SourceTemplate::new(SOURCE)
+            .register("params", LinearParams::WGSL)
+            .register("rows", ROWS.to_string())
+            .register("bias", if self.bias { "1u" } else { "0u" })
+            .register("activation", self.activation)
+    }
+
+    fn id(&self) -> KernelId {
+        KernelId::new::<Self>().info((ROWS, self.bias, self.activation, SOURCE))
+    }
+
+    fn lang(&self) -> &'static str {
+        "wgsl"
+    }
+}
+
+/// `activation(x · weight + bias)`: `x` is `[.., in]`, `weight` `[in, out]`.
+pub fn linear<const D: usize>(
+    x: Tensor<D>,
+    weight: Tensor<2>,
+    bias: Option<Tensor<1>>,
+    activation: Option<Activation>,
+) -> Tensor<D> {
+    if let Some(fused) = fused(&x, &weight, bias.as_ref(), activation) {
+        return fused;
+    }
+    let h = burn::tensor::module::linear(x, weight, bias);
+    match activation {
+        Some(activation) => activation.forward(h),
+        None => h,
+    }
+}
+
+/// The kernel, where it applies: f32 wgpu tensors, an output width that is
+/// a multiple of 4, an activation it has.
+fn fused<const D: usize>(
+    x: &Tensor<D>,
+    weight: &Tensor<2>,
+    bias: Option<&Tensor<1>>,
+    activation: Option<Activation>,
+) -> Option<Tensor<D>> {
+    let activation = match activation {
+        None => "h",
+        Some(Activation::QuickGelu) => "quick_gelu(h)",
+        // Exact GELU needs erf, which WGSL lacks: Burn's ops do it.
+        Some(Activation::Gelu) => return None,
+    };
+    let (input, weight) = (wgpu_f32(x)?, wgpu_f32(weight)?);
+    let mut shape = input.meta.shape().to_vec();
+    let k = *shape.last()?;
+    let [weight_k, n]: [usize; 2] = weight.meta.shape().to_vec().try_into().ok()?;
+    let m = shape.iter().product::<usize>() / k.max(1);
+    let groups_y = m.div_ceil(ROWS);
+    if weight_k != k || !k.is_multiple_of(4) || !n.is_multiple_of(4) || groups_y > 65_535 {
+        return None;
+    }
+    let bias = match bias {
+        Some(bias) => Some(wgpu_f32(bias)?).filter(|b| b.meta.shape()[0] == n),
+        None => None,
+    };
+    *shape.last_mut()? = n;
+    let output = empty_like(&input, shape);
+    if m * n == 0 {
+        return Some(Tensor::from_primitive::<Wgpu>(output));
+    }
+    let params = LinearParams {
+        m: m as u32,
+        k: k as u32,
+        n: n as u32,
+    }
+    .buffer(&input);
+    // Without a bias, a vec4 of zeros stands in for it.
+    let no_bias = u32_buffer(&input, &[0; 4]);
+    let bias_binding = match &bias {
+        Some(bias) => bias.handle.clone().binding(),
+        None => no_bias.binding(),
+    };
+    input.client.launch(
+        Box::new(SourceKernel::new(
+            LinearKernel {
+                bias: bias.is_some(),
+                activation,
+            },
+            CubeDim::new_1d(WORKGROUP_VEC4S as u32),
+        )),
+        CubeCount::Static((n / 4).div_ceil(WORKGROUP_VEC4S) as u32, groups_y as u32, 1),
+        KernelArguments::new()
+            .with_buffer(input.handle.clone().binding())
+            .with_buffer(weight.handle.clone().binding())
+            .with_buffer(bias_binding)
+            .with_buffer(output.handle.clone().binding())
+            .with_buffer(params.binding()),
+    );
+    count_launch(|l| l.linear += 1);
+    Some(Tensor::from_primitive::<Wgpu>(output))
+}
