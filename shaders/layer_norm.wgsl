@@ -59,11 +59,6 @@ fn reread(at: u32) -> f32 {
 }
 // END plain
 
-// Values read from storage are not provably uniform; barriers need control
-// flow that is, so the row size passes through workgroup memory.
-var<workgroup> uniform_rows: u32;
-var<workgroup> uniform_cols: u32;
-
 {{ reduce_functions }}
 
 @compute @workgroup_size({{ workgroup_size }}, 1, 1)
@@ -73,19 +68,13 @@ fn main(
     invocation: Invocation,
 ) {
     let lid = invocation.lid;
-    if lid == 0u {
-        uniform_rows = params.rows;
-        uniform_cols = params.cols;
-    }
-    let rows = workgroupUniformLoad(&uniform_rows);
-    let cols = workgroupUniformLoad(&uniform_cols);
-    // Rows beyond 65535 spill into the y dimension of the dispatch.
-    let row = wid.x + wid.y * groups.x;
+    let row = workgroup_row(wid, groups, lid);
     // Uniform per workgroup, so returning keeps barriers in uniform control flow.
-    if row >= rows {
+    if !row.inside {
         return;
     }
-    let base = row * cols;
+    let base = row.base;
+    let cols = row.cols;
 
     var local_sum = 0.0;
     for (var i = lid; i < cols; i += WORKGROUP_SIZE) {

@@ -1,12 +1,40 @@
-// Workgroup-wide reductions shared by the row kernels (softmax, layer norm),
-// pasted into them at `{{ reduce_functions }}`; the kernel defines
-// WORKGROUP_SIZE and calls `{{ reduce }}(value, invocation, take_max)`.
+// What the row kernels (softmax, layer norm: one workgroup per row of a
+// [rows, cols] tensor) share, pasted into them at `{{ reduce_functions }}`:
+// finding the workgroup's row, and workgroup-wide reductions. The kernel
+// defines WORKGROUP_SIZE and `params` (with `rows` and `cols`) and calls
+// `{{ reduce }}(value, invocation, take_max)`.
 //
 // Where the adapter has subgroups, each reduction uses subgroup operations
 // and one slot per subgroup (3 barriers) instead of a tree over the
 // workgroup (7 barriers); the launcher strips the code of the other variant.
 
 var<workgroup> partial: array<f32, WORKGROUP_SIZE>;
+
+// Values read from storage are not provably uniform; barriers need control
+// flow that is, so the row size passes through workgroup memory.
+var<workgroup> uniform_rows: u32;
+var<workgroup> uniform_cols: u32;
+
+struct WorkgroupRow {
+    // The row's first element and its length.
+    base: u32,
+    cols: u32,
+    // false for a spare workgroup past the last row.
+    inside: bool,
+}
+
+// The workgroup's row (rows beyond 65535 spill into the y dimension of the
+// dispatch); every field is uniform across the workgroup.
+fn workgroup_row(wid: vec3<u32>, groups: vec3<u32>, lid: u32) -> WorkgroupRow {
+    if lid == 0u {
+        uniform_rows = params.rows;
+        uniform_cols = params.cols;
+    }
+    let rows = workgroupUniformLoad(&uniform_rows);
+    let cols = workgroupUniformLoad(&uniform_cols);
+    let row = wid.x + wid.y * groups.x;
+    return WorkgroupRow(row * cols, cols, row < rows);
+}
 
 // BEGIN no-subgroups
 struct Invocation {
