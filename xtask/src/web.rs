@@ -273,7 +273,16 @@ fn respond(stream: TcpStream, dist: &Path, fixtures: &Path) -> std::io::Result<(
             );
             stream.write_all(head.as_bytes())?;
             let end = cut_after.map_or(total, |n| n.clamp(start, total));
-            stream.write_all(&body[start..end])
+            stream.write_all(&body[start..end])?;
+            if end < total {
+                // The browser reports the broken connection as soon as it
+                // sees it, and may drop bytes it has received but not yet
+                // handed to the page: give it time to hand them over first,
+                // as a connection that breaks mid-download would.
+                stream.flush()?;
+                std::thread::sleep(std::time::Duration::from_secs(1));
+            }
+            Ok(())
         }
         None => stream
             .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"),
