@@ -101,11 +101,10 @@ fn fused<const D: usize>(
         n: n as u32,
     }
     .buffer(&input);
-    // Without a bias, a vec4 of zeros stands in for it.
-    let no_bias = u32_buffer(&input, &[0; 4]);
     let bias_binding = match &bias {
         Some(bias) => bias.handle.clone().binding(),
-        None => no_bias.binding(),
+        // Unread, but the binding must exist: a vec4 of zeros stands in.
+        None => u32_buffer(&input, &[0; 4]).binding(),
     };
     input.client.launch(
         Box::new(SourceKernel::new(

@@ -11,9 +11,10 @@ use crate::config::Activation;
 use crate::kernels::linear::linear;
 use crate::kernels::packed_matmul::{PackedMatrix, Then};
 
-/// Burn's `Linear` on the GPU and in training; for inference on the CPU, the
-/// weights packed once for [`PackedMatrix`], which is several times faster
-/// there (and then Burn holds no copy of them).
+/// Burn's `Linear` parameters on the GPU (run by our kernel) and in
+/// training; for inference on the CPU, the weights packed once for
+/// [`PackedMatrix`], which is several times faster there (and then Burn
+/// holds no copy of them).
 #[derive(Module, Debug)]
 pub struct Dense {
     linear: Option<Linear>,
@@ -53,8 +54,7 @@ impl Dense {
             (Activation::QuickGelu, Some(_)) => self.forward_then(x, Then::QuickGelu),
             (_, None) => {
                 let layer = self.linear.as_ref().expect("unpacked layers are Burn's");
-                let bias = layer.bias.as_ref().map(|bias| bias.val());
-                linear(x, layer.weight.val(), bias, Some(activation))
+                apply(layer, x, true, Some(activation))
             }
             _ => activation.forward(self.forward(x)),
         }
@@ -66,7 +66,7 @@ impl Dense {
     pub fn forward_unbiased<const D: usize>(&self, x: Tensor<D>) -> (Tensor<D>, Option<Tensor<1>>) {
         match &self.linear {
             Some(layer) => (
-                linear(x, layer.weight.val(), None, None),
+                apply(layer, x, false, None),
                 layer.bias.as_ref().map(|bias| bias.val()),
             ),
             None => (self.forward(x), None),
@@ -77,8 +77,7 @@ impl Dense {
         match (&self.linear, &self.packed) {
             (Some(layer), _) => {
                 assert_eq!(then, Then::Nothing, "only the packed path fuses");
-                let bias = layer.bias.as_ref().map(|bias| bias.val());
-                linear(x, layer.weight.val(), bias, None)
+                apply(layer, x, true, None)
             }
             (None, Some(packed)) => {
                 let [y] = packed_forward([packed], x, then);
@@ -107,6 +106,21 @@ impl Dense {
             None => layers.map(|layer| layer.forward(x.clone())),
         }
     }
+}
+
+/// `activation(x · W [+ b])` with Burn's `layer` (our kernel on wgpu).
+fn apply<const D: usize>(
+    layer: &Linear,
+    x: Tensor<D>,
+    with_bias: bool,
+    activation: Option<Activation>,
+) -> Tensor<D> {
+    let bias = layer
+        .bias
+        .as_ref()
+        .filter(|_| with_bias)
+        .map(|bias| bias.val());
+    linear(x, layer.weight.val(), bias, activation)
 }
 
 /// The packed matmul on a CPU tensor's values.

@@ -20,13 +20,7 @@ pub fn safetensors_len(head: &[u8]) -> std::result::Result<u64, String> {
         .get(..8)
         .and_then(|p| p.try_into().ok())
         .ok_or_else(|| "is shorter than a safetensors header (8 bytes)".to_string())?;
-    let header_len = u64::from_le_bytes(prefix);
-    if header_len > MAX_SAFETENSORS_HEADER {
-        return Err(format!(
-            "declares a header of {header_len} bytes (at most {MAX_SAFETENSORS_HEADER}); \
-             it is not a safetensors file"
-        ));
-    }
+    let header_len = header_len(prefix)?;
     let header = head
         .get(8..8 + header_len as usize)
         .ok_or_else(|| format!("ends inside its {header_len}-byte header: it is truncated"))?;
@@ -45,6 +39,19 @@ pub fn safetensors_len(head: &[u8]) -> std::result::Result<u64, String> {
         })
         .try_fold(0u64, |len, end| Ok::<_, String>(len.max(end?)))?;
     Ok(8 + header_len + data_len)
+}
+
+/// The header's length from the file's first 8 bytes, within the format's
+/// bound.
+fn header_len(prefix: [u8; 8]) -> Result<u64, String> {
+    let header_len = u64::from_le_bytes(prefix);
+    if header_len > MAX_SAFETENSORS_HEADER {
+        return Err(format!(
+            "declares a header of {header_len} bytes (at most {MAX_SAFETENSORS_HEADER}); \
+             it is not a safetensors file"
+        ));
+    }
+    Ok(header_len)
 }
 
 /// A safetensors file's bytes: in memory, or in a browser's buffer outside
@@ -100,8 +107,8 @@ impl<'a> WeightFile<'a> {
             true => bytes.read(0..8).as_ref().try_into().expect("8 bytes"),
             false => return Err("it is shorter than its 8-byte header length".into()),
         };
-        let header_len = u64::from_le_bytes(prefix);
-        if header_len > MAX_SAFETENSORS_HEADER || 8 + header_len > len as u64 {
+        let header_len = header_len(prefix)?;
+        if 8 + header_len > len as u64 {
             return Err(format!(
                 "its header length {header_len} does not fit the file's {len} bytes"
             ));
@@ -178,7 +185,10 @@ mod tests {
         assert!(why(&longer).contains("the file has"));
         let mut huge_header = bytes.clone();
         huge_header[..8].copy_from_slice(&u64::MAX.to_le_bytes());
-        assert!(why(&huge_header).contains("does not fit"));
+        assert!(why(&huge_header).contains("it is not a safetensors file"));
+        let mut long_header = bytes.clone();
+        long_header[..8].copy_from_slice(&(bytes.len() as u64).to_le_bytes());
+        assert!(why(&long_header).contains("does not fit"));
         let mut bad_json = bytes.clone();
         bad_json[8] = b'[';
         assert!(why(&bad_json).contains("not valid"));
