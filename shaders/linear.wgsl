@@ -1,6 +1,8 @@
 // A linear layer on the GPU: out = activation(x · W + bias), x [M, K], W [K, N]
-// (Burn's [in, out] layout), out [M, N], all contiguous f32, K and N
-// multiples of 4.
+// (Burn's [in, out] layout), out [M, N], all contiguous, K and N multiples
+// of 4. x, bias and out are f32; W is f32, or f16 where the adapter has
+// shader-f16 (weight_elem = f16): half the bytes to read, which is what a
+// batch-1 linear layer waits for. Products and sums stay in f32 either way.
 //
 // Each invocation owns one vec4 of ROWS consecutive rows of out, and a
 // workgroup 64 neighbouring vec4s of the same rows: every x value it reads
@@ -11,8 +13,11 @@
 // CLIP's few dozen rows this measured faster than Burn's tiled matmul (and
 // than a 32x32 tile through workgroup memory, which was slower still).
 //
-// Template values: params, rows, bias (1u: add `bias`), activation (an
-// expression of the vec4 `h`).
+// Template values: enable (`enable f16;` or nothing), params, rows,
+// weight_elem (f32 or f16), bias (1u: add `bias`), activation (an expression
+// of the vec4 `h`).
+
+{{ enable }}
 
 {{ params }}
 
@@ -21,7 +26,7 @@ const WORKGROUP_SIZE: u32 = 64u;
 
 // All read_write: see softmax.wgsl.
 @group(0) @binding(0) var<storage, read_write> x: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> w: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read_write> w: array<vec4<{{ weight_elem }}>>;
 @group(0) @binding(2) var<storage, read_write> bias: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> params: Params;
@@ -57,10 +62,10 @@ fn main(
     }
     for (var k4 = 0u; k4 < k_vec4s; k4++) {
         let at = 4u * k4 * n_vec4s + w_column;
-        let w0 = w[at];
-        let w1 = w[at + n_vec4s];
-        let w2 = w[at + 2u * n_vec4s];
-        let w3 = w[at + 3u * n_vec4s];
+        let w0 = vec4<f32>(w[at]);
+        let w1 = vec4<f32>(w[at + n_vec4s]);
+        let w2 = vec4<f32>(w[at + 2u * n_vec4s]);
+        let w3 = vec4<f32>(w[at + 3u * n_vec4s]);
         for (var r = 0u; r < ROWS; r++) {
             let xv = x[row_at[r] + k4];
             acc[r] += xv.x * w0 + xv.y * w1 + xv.z * w2 + xv.w * w3;

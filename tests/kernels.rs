@@ -7,11 +7,11 @@ mod common;
 use std::sync::Mutex;
 
 use burn::tensor::activation::softmax;
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{DType, Device, Tensor, TensorData};
 use common::*;
 use webclip::config::Activation;
 use webclip::kernels::layer_norm::{NormWeights, add_layer_norm, layer_norm};
-use webclip::kernels::linear::linear;
+use webclip::kernels::linear::{kernel_weight, linear};
 use webclip::kernels::{self, attention::fused_attention, softmax::softmax_last_dim};
 use webclip::model::attention::{Mask, joint_self_attention, reference_attention};
 use webclip::{device, pipeline::ClipPipeline};
@@ -259,6 +259,64 @@ fn linear_layers_match_burn_without_nan_at_extremes() {
             }
         }
     }
+}
+
+#[test]
+fn linear_layers_with_f16_weights_where_the_gpu_has_shader_f16() {
+    let _turn = SWITCH.lock().unwrap_or_else(|e| e.into_inner());
+    kernels::allow_variants(true, false);
+    let (gpu, cpu) = (gpu(), device::cpu());
+    let has_f16 = kernels::gpu().unwrap().shader_f16;
+    let before = kernels::launches();
+    // Inputs up to 1e5, past f16's largest value (65504): the activations
+    // stay f32, so nothing overflows.
+    for (i, &[rows, inputs, outputs, scale]) in
+        [[7, 12, 36, 1], [50, 768, 2304, 1], [56, 512, 2048, 100_000]]
+            .iter()
+            .enumerate()
+    {
+        let scale = scale as f32;
+        let seed = 300 + 3 * i as u64;
+        let x = values(rows * inputs, seed, scale);
+        let w = values(inputs * outputs, seed + 1, 1.0);
+        let b = values(outputs, seed + 2, 1.0);
+        let weight = kernel_weight(w.clone(), [inputs, outputs], &gpu);
+        assert_eq!(
+            weight.dtype() == DType::F16,
+            has_f16,
+            "f16 weights exactly where the GPU has shader-f16"
+        );
+        let got = host(linear(
+            tensor(&x, [1, rows, inputs], &gpu),
+            weight,
+            Some(tensor(&b, [outputs], &gpu)),
+            Some(Activation::QuickGelu),
+        ));
+        assert!(
+            got.iter().all(|v| v.is_finite()),
+            "{rows}x{inputs}x{outputs}"
+        );
+        // The reference: the same f16-rounded weights, f32 everywhere else.
+        let rounded: Vec<f32> = match has_f16 {
+            true => w.iter().map(|&v| half::f16::from_f32(v).to_f32()).collect(),
+            false => w,
+        };
+        let want = host(linear(
+            tensor(&x, [1, rows, inputs], &cpu),
+            tensor(&rounded, [inputs, outputs], &cpu),
+            Some(tensor(&b, [outputs], &cpu)),
+            Some(Activation::QuickGelu),
+        ));
+        let tolerance = inputs as f32 * scale * f32::EPSILON * 2.0 + 1e-6;
+        let diff = max_abs_diff(&got, &want);
+        assert!(
+            diff <= tolerance,
+            "{rows}x{inputs}x{outputs}: {diff:e} > {tolerance:e}"
+        );
+    }
+    let ran = kernels::launches().linear_f16 - before.linear_f16;
+    assert_eq!(ran, if has_f16 { 3 } else { 0 });
+    kernels::reset_variants();
 }
 
 /// Runs the fused kernel and the reference (Burn's ops on the CPU) on the

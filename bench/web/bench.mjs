@@ -2,9 +2,12 @@
 // and on WebGPU: the same page headers, model, image and prompts, one thread
 // each (the page is not cross-origin isolated). Prints a table of times,
 // ratios, the browser's peak memory, and the cosine between the two systems'
-// embeddings. Run by `cargo xtask bench-web [--quick]`.
+// embeddings. Run by `cargo xtask bench-web [--quick | --large]`.
 //
-//   node bench.mjs --dist DIR --models DIR --images DIR --model NAME [--quick] [--cpu-only | --webgpu-only] [--photos]
+//   node bench.mjs --dist DIR --models DIR --images DIR --model NAME [--quick | --large] [--cpu-only | --webgpu-only] [--photos]
+//
+// `--large` (a ViT-L/14@336-shaped model): webclip alone on WebGPU, one image
+// and one batch of 8 prompts; no peer runs that model here.
 //
 // `--photos` measures webclip's photo collections instead: indexing, queries,
 // and the search over 10,000 rows.
@@ -24,20 +27,25 @@ const { values: args } = parseArgs({
     images: { type: "string" },
     model: { type: "string" },
     quick: { type: "boolean", default: false },
+    large: { type: "boolean", default: false },
     "cpu-only": { type: "boolean", default: false },
     "webgpu-only": { type: "boolean", default: false },
     photos: { type: "boolean", default: false },
   },
 });
 const DEVICES = ["cpu", "webgpu"].filter(
-  (device) => !args[device === "cpu" ? "webgpu-only" : "cpu-only"],
+  (device) => !args[device === "cpu" ? "webgpu-only" : "cpu-only"] && !(args.large && device === "cpu"),
 );
+const SYSTEMS = args.large ? ["webclip"] : ["webclip", "tjs"];
 
 // SwiftShader runs WebGPU ~30x slower than the CPU path, so WebGPU gets fewer
 // rounds and no batch there; a real GPU gets the same as the CPU.
+// The large model: the first image and prompts only (minutes each there).
 const PLAN = args.quick
   ? { cpu: { repeats: 3, batch: 16 }, webgpu: { repeats: 3, batch: 16 } }
-  : { cpu: { repeats: 5, batch: 16 }, webgpu: { repeats: 3, batch: 0 } };
+  : args.large
+    ? { webgpu: { repeats: 0, batch: 0 } }
+    : { cpu: { repeats: 5, batch: 16 }, webgpu: { repeats: 3, batch: 0 } };
 
 // ---- Peak memory of the browser: PSS summed over its process tree ----
 
@@ -145,6 +153,20 @@ function table(results) {
   return rows.map((row) => `| ${row.map((cell, c) => cell.padEnd(widths[c])).join(" | ")} |`).join("\n");
 }
 
+/** webclip alone (`--large`). */
+function largeTable(r) {
+  const rows = [
+    ["measure", "webclip"],
+    ["load (fetch + build + warm-up)", ms(r.load_ms)],
+    ["first image", ms(r.first_image_ms)],
+    ["first 8 prompts", ms(r.text8_ms)],
+    ["peak browser memory (PSS)", gb(r.peak_memory_bytes)],
+    ["embeddings finite", String([r.image_embedding, ...r.text_embeddings].flat().every(Number.isFinite))],
+  ];
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
+  return rows.map((row) => `| ${row.map((cell, c) => cell.padEnd(widths[c])).join(" | ")} |`).join("\n");
+}
+
 /** The photo collection measures (`--photos`): webclip alone, the peer has no collections. */
 function photosTable(results) {
   const rows = [["device", "measure", "webclip"]];
@@ -179,7 +201,7 @@ const base = `http://127.0.0.1:${server.address().port}`;
 const results = {};
 try {
   for (const device of DEVICES) {
-    for (const system of ["webclip", "tjs"]) {
+    for (const system of SYSTEMS) {
       const started = performance.now();
       console.error(`bench-web: ${system} on ${device}…`);
       results[`${system}/${device}`] = await measure(base, system, device);
@@ -195,5 +217,5 @@ console.log(
     `WebGPU adapter: ${adapter ? `${adapter.vendor ?? "?"} ${adapter.architecture ?? ""}${adapter.fallback ? " (software fallback)" : ""}` : "none"}; ` +
     `ratio = webclip time / peer time (below 1: webclip is faster)`,
 );
-console.log(table(results));
+console.log(args.large ? largeTable(results["webclip/webgpu"]) : table(results));
 console.log(JSON.stringify(Object.fromEntries(Object.entries(results).map(([key, r]) => [key, { ...r, image_embedding: undefined, text_embeddings: undefined }]))));

@@ -104,10 +104,11 @@ async function run() {
   result.image_embedding = embedding[0];
   const imageTimes = [];
   for (let i = 0; i < repeats; i++) imageTimes.push((await timed(() => clip.image(image)))[0]);
-  result.image_ms = median(imageTimes);
-  // Each round's prompts differ from the last (webclip caches prompts by text).
+  if (repeats) result.image_ms = median(imageTimes);
+  // Each round's prompts differ from the last (webclip caches prompts by text);
+  // at least one round.
   const textTimes = [];
-  for (let i = 0; i < repeats; i++) {
+  for (let i = 0; i < Math.max(repeats, 1); i++) {
     const prompts = i === 0 ? PROMPTS : PROMPTS.map((p) => `${p} (${i})`);
     const [ms, rows] = await timed(() => clip.texts(prompts));
     textTimes.push(ms);

@@ -8,7 +8,7 @@
 //! - `bench [REPEATS] [ROUNDS]`: times webclip's encoders on the CPU beside
 //!   PyTorch and onnxruntime on the same random ViT-B/32-shaped model, in
 //!   alternating rounds (3), and prints ratios.
-//! - `bench-web [--quick] [--cpu-only | --webgpu-only] [--profile] [--photos]`: webclip beside
+//! - `bench-web [--quick | --large] [--cpu-only | --webgpu-only] [--profile] [--photos]`: webclip beside
 //!   transformers.js in one headless Chromium, on the CPU and WebGPU
 //!   (`--quick`: a small model; `--profile`: where webclip's time goes;
 //!   `--photos`: indexing and searching a photo collection instead).
@@ -39,7 +39,7 @@ fn main() -> ExitCode {
         },
         _ => {
             eprintln!(
-                "usage: cargo xtask test [cargo test args] | test-web | bench [REPEATS] [ROUNDS] | bench-web [--quick] [--cpu-only | --webgpu-only] [--profile] [--photos] | dist | serve [PORT]"
+                "usage: cargo xtask test [cargo test args] | test-web | bench [REPEATS] [ROUNDS] | bench-web [--quick | --large] [--cpu-only | --webgpu-only] [--profile] [--photos] | dist | serve [PORT]"
             );
             return ExitCode::from(2);
         }
@@ -167,11 +167,16 @@ fn python() -> Result<String, String> {
     Ok(python.display().to_string())
 }
 
-/// The random model of make_fixtures.py's `shape` with its ONNX export in
-/// `BENCH_MODELS/name`, written when missing; returns its folder.
+/// The random model of make_fixtures.py's `shape` with its ONNX export (none
+/// for ViT-L/14@336, which no peer runs) in `BENCH_MODELS/name`, written when
+/// missing; returns its folder.
 fn bench_model(name: &str, shape: &str) -> Result<std::path::PathBuf, String> {
     let dir = root().join(BENCH_MODELS).join(name);
-    if !dir.join("onnx/text_model.onnx").exists() {
+    let last_written = match shape {
+        "vit-l-14-336" => "model.safetensors",
+        _ => "onnx/text_model.onnx",
+    };
+    if !dir.join(last_written).exists() {
         eprintln!(
             "xtask: writing a random model of shape {shape} to {}",
             dir.display()

@@ -126,21 +126,22 @@ pub fn test_browser() -> Result<(), String> {
 /// webclip beside transformers.js in headless Chromium (`bench/web`): the
 /// ViT-B/32-shaped random model, or with `--quick` a small one; `--cpu-only`
 /// leaves WebGPU out, `--webgpu-only` the CPU; `--profile` instead samples where webclip's worker
-/// spends its time on the CPU path.
+/// spends its time on the CPU path. `--large`: webclip alone on WebGPU with
+/// a ViT-L/14@336-shaped model (1.7 GB), one image and 8 prompts.
 pub fn bench_browser(options: &[String]) -> Result<(), String> {
-    let quick = options.iter().any(|o| o == "--quick");
-    let profile = options.iter().any(|o| o == "--profile");
-    let script = match profile {
+    let has = |option: &str| options.iter().any(|o| o == option);
+    let script = match has("--profile") {
         true => "profile.mjs",
         false => "bench.mjs",
     };
-    let (name, shape) = match quick {
-        true => ("clip-small", "small"),
-        false => ("clip-b32", "vit-b-32"),
+    let (name, shape) = match (has("--quick"), has("--large")) {
+        (true, _) => ("clip-small", "small"),
+        (false, true) => ("clip-l14-336", "vit-l-14-336"),
+        (false, false) => ("clip-b32", "vit-b-32"),
     };
     let model = crate::bench_model(name, shape)?;
     let bench = root().join("bench/web");
-    let dist = prepare_node_folder(&bench, profile)?;
+    let dist = prepare_node_folder(&bench, has("--profile"))?;
     let mut node = Command::new("node");
     node.arg(script)
         .arg("--dist")

@@ -1,13 +1,16 @@
 //! Launcher of `shaders/linear.wgsl`: a linear layer's matmul, bias and
-//! activation in one dispatch.
+//! activation in one dispatch, with weights in f32 or (where the GPU has
+//! shader-f16) f16.
 
 use burn::backend::wgpu::{KernelSource, SourceKernel, SourceTemplate, Wgpu};
 use burn::cubecl::prelude::KernelId;
 use burn::cubecl::server::KernelArguments;
 use burn::cubecl::{CubeCount, CubeDim};
-use burn::tensor::Tensor;
+use burn::tensor::{DType, Device, Tensor, TensorCreationOptions, TensorData};
 
-use super::{count_launch, empty_like, kernel_params, u32_buffer, wgpu_f32};
+use super::{
+    count_launch, empty_like, enabled, kernel_params, u32_buffer, use_f16, wgpu_f32, wgpu_tensor,
+};
 use crate::config::Activation;
 
 /// Output rows an invocation computes.
@@ -24,6 +27,8 @@ kernel_params!(LinearParams {
 
 struct LinearKernel {
     bias: bool,
+    /// The weights are f16.
+    half_weights: bool,
     /// The WGSL expression of `h` the output is.
     activation: &'static str,
 }
@@ -31,14 +36,16 @@ struct LinearKernel {
 impl KernelSource for LinearKernel {
     fn source(&self) -> SourceTemplate {
         SourceTemplate::new(SOURCE)
+            .register("enable", if self.half_weights { "enable f16;" } else { "" })
             .register("params", LinearParams::WGSL)
             .register("rows", ROWS.to_string())
+            .register("weight_elem", if self.half_weights { "f16" } else { "f32" })
             .register("bias", if self.bias { "1u" } else { "0u" })
             .register("activation", self.activation)
     }
 
     fn id(&self) -> KernelId {
-        KernelId::new::<Self>().info((ROWS, self.bias, self.activation, SOURCE))
+        KernelId::new::<Self>().info((ROWS, self.bias, self.half_weights, self.activation, SOURCE))
     }
 
     fn lang(&self) -> &'static str {
@@ -46,25 +53,58 @@ impl KernelSource for LinearKernel {
     }
 }
 
-/// `activation(x · weight + bias)`: `x` is `[.., in]`, `weight` `[in, out]`.
+/// `activation(x · weight + bias)`: `x` is `[.., in]`, `weight` `[in, out]`
+/// (f32, or f16 as [`kernel_weight`] makes it).
 pub fn linear<const D: usize>(
     x: Tensor<D>,
     weight: Tensor<2>,
     bias: Option<Tensor<1>>,
     activation: Option<Activation>,
 ) -> Tensor<D> {
-    if let Some(fused) = fused(&x, &weight, bias.as_ref(), activation) {
-        return fused;
-    }
-    let h = burn::tensor::module::linear(x, weight, bias);
-    match activation {
+    // Exact GELU needs erf, which WGSL lacks: Burn's op follows the kernel.
+    let (in_kernel, after) = match activation {
+        Some(Activation::Gelu) => (None, activation),
+        _ => (activation, None),
+    };
+    let h = match fused(&x, &weight, bias.as_ref(), in_kernel) {
+        Some(h) => h,
+        None => {
+            let weight = weight.cast(x.dtype());
+            let h = burn::tensor::module::linear(x, weight, bias);
+            match in_kernel {
+                Some(activation) => activation.forward(h),
+                None => h,
+            }
+        }
+    };
+    match after {
         Some(activation) => activation.forward(h),
         None => h,
     }
 }
 
-/// The kernel, where it applies: f32 wgpu tensors, an output width that is
-/// a multiple of 4, an activation it has.
+/// A `[d_in, d_out]` weight matrix on `device` as [`linear`] reads it best:
+/// f16 where the GPU has shader-f16 and the kernel takes the shape (half the
+/// memory, and half the bytes each encode reads; sums stay f32), f32
+/// elsewhere.
+pub fn kernel_weight(values: Vec<f32>, [d_in, d_out]: [usize; 2], device: &Device) -> Tensor<2> {
+    let half = enabled()
+        && use_f16()
+        && d_in.is_multiple_of(4)
+        && d_out.is_multiple_of(4)
+        && *device != crate::device::cpu();
+    let data = TensorData::new(values, [d_in, d_out]);
+    match half {
+        true => Tensor::from_data(
+            data,
+            TensorCreationOptions::new(device.clone()).with_dtype(DType::F16),
+        ),
+        false => Tensor::from_data(data, device),
+    }
+}
+
+/// The kernel, where it applies: wgpu tensors (f32, the weight f32 or
+/// f16), an output width that is a multiple of 4, an activation it has.
 fn fused<const D: usize>(
     x: &Tensor<D>,
     weight: &Tensor<2>,
@@ -74,10 +114,11 @@ fn fused<const D: usize>(
     let activation = match activation {
         None => "h",
         Some(Activation::QuickGelu) => "quick_gelu(h)",
-        // Exact GELU needs erf, which WGSL lacks: Burn's ops do it.
         Some(Activation::Gelu) => return None,
     };
-    let (input, weight) = (wgpu_f32(x)?, wgpu_f32(weight)?);
+    let input = wgpu_f32(x)?;
+    let weight = wgpu_tensor(weight).filter(|w| matches!(w.dtype, DType::F32 | DType::F16))?;
+    let half_weights = weight.dtype == DType::F16;
     let mut shape = input.meta.shape().to_vec();
     let k = *shape.last()?;
     let [weight_k, n]: [usize; 2] = weight.meta.shape().to_vec().try_into().ok()?;
@@ -110,6 +151,7 @@ fn fused<const D: usize>(
         Box::new(SourceKernel::new(
             LinearKernel {
                 bias: bias.is_some(),
+                half_weights,
                 activation,
             },
             CubeDim::new_1d(WORKGROUP_VEC4S as u32),
@@ -122,6 +164,9 @@ fn fused<const D: usize>(
             .with_buffer(output.handle.clone().binding())
             .with_buffer(params.binding()),
     );
-    count_launch(|l| l.linear += 1);
+    count_launch(|l| {
+        l.linear += 1;
+        l.linear_f16 += half_weights as usize;
+    });
     Some(Tensor::from_primitive::<Wgpu>(output))
 }

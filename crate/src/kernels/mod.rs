@@ -44,6 +44,7 @@ static STATE: Mutex<State> = Mutex::new(State {
         attention_f16: 0,
         layer_norm: 0,
         linear: 0,
+        linear_f16: 0,
     },
     fault: None,
 });
@@ -66,14 +67,15 @@ pub fn enabled() -> bool {
 }
 
 /// Which optional variants the kernels may pick where the GPU has the
-/// feature: f16 tiles for attention (needs shader-f16), subgroup reductions
+/// feature: f16 tiles for attention and f16 weights for linear layers
+/// (shader-f16; weights are stored when a model loads), subgroup reductions
 /// for softmax (needs subgroups). For tests and comparisons; see
 /// [`reset_variants`] for the defaults.
 pub fn allow_variants(f16: bool, subgroups: bool) {
     state().variants = Some(Variants { f16, subgroups });
 }
 
-/// The defaults: f16 tiles wherever shader-f16 exists; subgroup reductions
+/// The defaults: f16 tiles and weights wherever shader-f16 exists; subgroup reductions
 /// on hardware GPUs only. Software adapters report subgroups, but lavapipe
 /// crashed (SIGSEGV) running the subgroup softmax inside the model, although
 /// the kernel passes its own tests there; cubecl likewise leaves subgroups
@@ -167,6 +169,8 @@ pub struct Launches {
     pub layer_norm: usize,
     /// Linear layers (matmul, bias and activation).
     pub linear: usize,
+    /// Of which with f16 weights.
+    pub linear_f16: usize,
 }
 
 pub fn launches() -> Launches {
@@ -262,11 +266,17 @@ fn register_reduce(template: SourceTemplate, subgroups: bool) -> SourceTemplate 
 
 /// The contiguous f32 wgpu tensor behind `tensor`, when the kernels can take it.
 fn wgpu_f32<const D: usize>(tensor: &Tensor<D>) -> Option<CubeTensor> {
+    wgpu_tensor(tensor).filter(|t| t.dtype == DType::F32)
+}
+
+/// The contiguous wgpu tensor behind `tensor`, whatever its element type,
+/// when the kernels are on.
+fn wgpu_tensor<const D: usize>(tensor: &Tensor<D>) -> Option<CubeTensor> {
     if !enabled() {
         return None;
     }
     let primitive = tensor.clone().try_into_primitive::<Wgpu>().ok()?;
-    (primitive.dtype == DType::F32).then(|| into_contiguous(primitive))
+    Some(into_contiguous(primitive))
 }
 
 /// A `u32` buffer on `like`'s device.

@@ -4,13 +4,13 @@
 //! silently wrong: each kernel runs once on small inputs, beside Burn's own
 //! ops on the same device, and a disagreement turns the kernels off.
 
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{DType, Device, Tensor, TensorData};
 
 use super::attention::fused_attention;
 use super::layer_norm::{NormWeights, add_layer_norm, layer_norm};
 use super::linear::linear;
 use super::softmax::softmax_last_dim;
-use super::{enabled, gpu, set_enabled};
+use super::{enabled, gpu, set_enabled, use_f16};
 use crate::config::Activation;
 use crate::model::attention::{Mask, joint_self_attention, reference_attention};
 use crate::rng::Rng;
@@ -78,11 +78,25 @@ async fn disagreement(device: &Device) -> Option<String> {
             Some(Activation::QuickGelu),
         )
     };
-    for (name, run) in [
+    // With f16 weights where the model's matrices will be f16 (only there:
+    // elsewhere the cast itself may be refused).
+    let half_activated = || {
+        linear(
+            rows.clone(),
+            weight.clone().cast(DType::F16),
+            Some(dense_bias.clone()),
+            Some(Activation::QuickGelu),
+        )
+    };
+    let mut checks = vec![
         ("layer norm", &normed as &dyn Fn() -> Tensor<4>),
         ("residual layer norm", &added),
         ("linear layer", &activated),
-    ] {
+    ];
+    if use_f16() {
+        checks.push(("linear layer (f16 weights)", &half_activated));
+    }
+    for (name, run) in checks {
         if let Some(why) = differs(run(), with_burn(run)).await {
             return Some(format!("{name} kernel {why}"));
         }

@@ -3,7 +3,7 @@
 
 use burn::module::{Module, Param};
 use burn::nn::Embedding;
-use burn::tensor::{Bool, Device, Int, Tensor, TensorData};
+use burn::tensor::{Bool, DType, Device, Int, Tensor, TensorData};
 
 use super::attention::Mask;
 use super::encoder::Encoder;
@@ -23,7 +23,8 @@ impl TextEmbeddings {
     /// `[batch, len, hidden]`.
     pub fn forward(&self, tokens: Tensor<2, Int>, positions: Tensor<1, Int>) -> Tensor<3> {
         let positions = self.position_embedding.val().select(0, positions);
-        self.token_embedding.forward(tokens) + positions.unsqueeze::<3>()
+        // The table may be f16 (on a GPU with shader-f16): its rows become f32.
+        self.token_embedding.forward(tokens).cast(DType::F32) + positions.unsqueeze::<3>()
     }
 }
 

@@ -23,6 +23,7 @@ use super::vision::{VisionEmbeddings, VisionTransformer};
 use crate::config::{ClipConfig, EncoderConfig, TextConfig, VisionConfig};
 use crate::device::is_cpu_inference;
 use crate::error::{Error, Result};
+use crate::kernels::linear::kernel_weight;
 use crate::kernels::packed_matmul::PackedMatrix;
 use crate::rng::fnv1a;
 
@@ -53,7 +54,8 @@ enum Layers {
     /// Packed for our matmul (inference on the CPU).
     Packed,
     /// Burn tensors, each block's query, key and value layers joined into
-    /// one (inference on a GPU).
+    /// one, the matrices in f16 where the GPU has shader-f16 (inference on a
+    /// GPU).
     Joined,
 }
 
@@ -349,6 +351,20 @@ impl<'s, 'a> Weights<'s, 'a> {
         ))
     }
 
+    /// A matrix stored as it is held (`shape`), in f16 on a GPU that has
+    /// shader-f16 (see [`kernel_weight`]).
+    fn matrix(&self, name: &str, shape: [usize; 2]) -> Result<Param<Tensor<2>>> {
+        if self.store.layers != Layers::Joined {
+            return self.param(name, shape);
+        }
+        let name = self.name(name);
+        let values = self.store.values(&name, &shape)?;
+        Ok(Param::initialized(
+            self.store.record(&name, &shape, false),
+            kernel_weight(values, shape, self.store.device),
+        ))
+    }
+
     /// A torch weight whose `stored` shape flattens to `[d_out, d_in]` (an
     /// `nn.Linear`'s `[out, in]`, or a conv kernel per output channel), and
     /// its bias when `bias` is set: packed for the CPU's matmul, or Burn's
@@ -373,7 +389,10 @@ impl<'s, 'a> Weights<'s, 'a> {
             )));
         }
         let weight = transpose(&weight, d_out, d_in);
-        let weight = Tensor::from_data(TensorData::new(weight, [d_in, d_out]), self.store.device);
+        let weight = match self.store.layers {
+            Layers::Joined => kernel_weight(weight, [d_in, d_out], self.store.device),
+            _ => Tensor::from_data(TensorData::new(weight, [d_in, d_out]), self.store.device),
+        };
         let weight = Param::initialized(self.store.record(&full_name, stored, true), weight);
         let bias = match bias {
             true => Some(self.param("bias", [d_out])?),
@@ -396,10 +415,7 @@ impl<'s, 'a> Weights<'s, 'a> {
         let weight = transpose(&weight, 3 * hidden, hidden);
         let device = self.store.device;
         Ok(Dense::from_linear(Linear {
-            weight: Param::from_tensor(Tensor::from_data(
-                TensorData::new(weight, [hidden, 3 * hidden]),
-                device,
-            )),
+            weight: Param::from_tensor(kernel_weight(weight, [hidden, 3 * hidden], device)),
             bias: Some(Param::from_tensor(Tensor::from_data(
                 TensorData::new(bias, [3 * hidden]),
                 device,
@@ -489,7 +505,7 @@ impl<'s, 'a> Weights<'s, 'a> {
         let embeddings = self.at("embeddings", |w| -> Result<_> {
             Ok(TextEmbeddings {
                 token_embedding: Embedding {
-                    weight: w.param("token_embedding.weight", [c.vocab_size, h])?,
+                    weight: w.matrix("token_embedding.weight", [c.vocab_size, h])?,
                 },
                 position_embedding: w
                     .param("position_embedding.weight", [c.max_position_embeddings, h])?,

@@ -39,6 +39,10 @@ pub(super) struct BenchArgs {
     /// instead of timing (wgpu only; CubeCL's profiler lists each dispatch)
     #[arg(long)]
     count_dispatches: bool,
+    /// Keep the matrices and attention's tiles in f32 even where the GPU has
+    /// shader-f16 (to compare the two)
+    #[arg(long)]
+    f32: bool,
 }
 
 /// The prompts' lengths in tokens, start and end included: eight texts as a
@@ -63,6 +67,11 @@ pub(super) fn bench(args: BenchArgs) -> Result<ExitCode> {
         false => None,
     };
     let device = device::device(choice)?;
+    if args.f32 {
+        // The subgroup choice stays the default one (hardware GPUs only).
+        let subgroups = kernels::gpu().is_some_and(|gpu| gpu.subgroups && !gpu.software);
+        kernels::allow_variants(false, subgroups);
+    }
     let mut rng = Rng::new(7);
     // As a loaded model: our kernels only where they pass their check.
     if let Some(note) = burn::cubecl::future::block_on(check_kernels(&device)) {
@@ -121,6 +130,10 @@ pub(super) fn bench(args: BenchArgs) -> Result<ExitCode> {
     let launches = kernels::launches();
     let first_image = encode_images(1, &mut rng)?;
     let image_launches = kernels::launches().attention - launches.attention;
+    let precision = match kernels::launches().linear_f16 > launches.linear_f16 {
+        true => "f16",
+        false => "f32",
+    };
     let images = median(
         (0..args.repeats)
             .map(|_| encode_images(1, &mut rng))
@@ -145,12 +158,12 @@ pub(super) fn bench(args: BenchArgs) -> Result<ExitCode> {
             "first_text8_ms": ms(first_text), "text8_ms": ms(texts),
             "batch": args.batch, "batch_images_per_s": images_per_s,
             "attention_launches_per_image": image_launches,
-            "attention_launches_per_text8": text_launches,
+            "attention_launches_per_text8": text_launches, "weights": precision,
         });
         println!("{report}");
     } else {
         println!(
-            "{} on {}, a random model made here",
+            "{} on {}, a random model made here, {precision} weights",
             args.shape, args.device
         );
         let row = |what: &str, value: String| println!("  {what:<44} {value}");
