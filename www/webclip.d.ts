@@ -88,7 +88,8 @@ export declare class ClipModel {
    */
   stats(): Promise<{
     imagesEncoded: number;
-    kernelLaunches: { attention: number; layerNorm: number; linear: number; softmax: number };
+    /** `linearF16`: the linear launches that read f16 weights (where the adapter has shader-f16). */
+    kernelLaunches: { attention: number; layerNorm: number; linear: number; linearF16: number; softmax: number };
   }>;
 
   /**

@@ -214,6 +214,7 @@ impl WebClip {
             ("attention", launches.attention),
             ("layerNorm", launches.layer_norm),
             ("linear", launches.linear),
+            ("linearF16", launches.linear_f16),
             ("softmax", launches.softmax),
         ] {
             let _ = Reflect::set(&counts, &name.into(), &(count as f64).into());
