@@ -17,6 +17,7 @@ use serde_json::json;
 use webclip::config::ClipConfig;
 use webclip::device::{self, DeviceChoice};
 use webclip::eval;
+use webclip::eval::drawings::Variation;
 use webclip::files::{self, FileKind};
 use webclip::pipeline::ClipPipeline;
 use webclip::probe::{LinearProbe, leave_one_out_accuracy};
@@ -170,6 +171,10 @@ struct EvalArgs {
     /// Write the zero-shot confusion matrix to this SVG file
     #[arg(long)]
     confusion: Option<PathBuf>,
+    /// Write one drawing of each category in each held-out variation here
+    /// (PNG), to see what the held-out style looks like
+    #[arg(long)]
+    save_drawings: Option<PathBuf>,
     /// Print {"zero_shot": .., "linear_probe": {"1": ..}} instead of a table
     #[arg(long)]
     json: bool,
@@ -402,6 +407,25 @@ fn evaluate(args: EvalArgs) -> Result<ExitCode> {
         .iter()
         .map(|&k| eval::linear_probe(&model, &test, k, size).map(|acc| (k, acc)))
         .collect::<Result<Vec<_>>>()?;
+    if let Some(dir) = &args.save_drawings {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        for variation in Variation::ALL {
+            for (category, name) in CATEGORIES.iter().enumerate() {
+                let path = dir.join(format!("{}-{name}.png", variation.name()));
+                eval::drawings::held_out_drawing(category, variation, category as u64, size)
+                    .save(&path)
+                    .map_err(|e| Error::Input(format!("cannot write {}: {e}", path.display())))?;
+            }
+        }
+    }
+    // The held-out style, each variation on its own.
+    let held_out = Variation::ALL
+        .iter()
+        .map(|&variation| {
+            let features = eval::held_out_features(&model, args.per_category, variation, size)?;
+            Ok((variation, eval::zero_shot(&model, &features, template)?))
+        })
+        .collect::<Result<Vec<_>>>()?;
     if let Some(path) = &args.confusion {
         let title = format!(
             "zero-shot, \"{template}\": {:.1}% of {} drawings",
@@ -416,10 +440,23 @@ fn evaluate(args: EvalArgs) -> Result<ExitCode> {
             .iter()
             .map(|(k, acc)| (k.to_string(), json!(acc)))
             .collect();
+        let held_out: serde_json::Map<String, serde_json::Value> = held_out
+            .iter()
+            .map(|(variation, result)| {
+                let per_category: serde_json::Map<String, serde_json::Value> = CATEGORIES
+                    .iter()
+                    .zip(result.per_category())
+                    .map(|(name, acc)| (name.to_string(), json!(acc)))
+                    .collect();
+                let value = json!({ "zero_shot": result.accuracy, "per_category": per_category });
+                (variation.name().to_string(), value)
+            })
+            .collect();
         println!(
             "{}",
             json!({ "drawings": test.labels.len(), "template": template,
-                    "zero_shot": zero_shot.accuracy, "linear_probe": probes })
+                    "zero_shot": zero_shot.accuracy, "linear_probe": probes,
+                    "held_out_style": held_out })
         );
     } else {
         println!(
@@ -433,6 +470,18 @@ fn evaluate(args: EvalArgs) -> Result<ExitCode> {
         );
         for (k, acc) in probes {
             println!("linear probe, {k} per category: {:.1}%", acc * 100.0);
+        }
+        println!(
+            "the held-out drawing style, {} drawings per category each, zero-shot:",
+            args.per_category
+        );
+        for (variation, result) in &held_out {
+            println!("  {:<11} {:.1}%", variation.name(), result.accuracy * 100.0);
+        }
+        let (_, mixed) = held_out.last().expect("Variation::ALL ends with Mixed");
+        println!("  per category, mixed:");
+        for (name, acc) in CATEGORIES.iter().zip(mixed.per_category()) {
+            println!("    {name:<15} {:.0}%", acc * 100.0);
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -1,7 +1,11 @@
 //! How well a model knows the sketch categories, on drawings it never saw:
 //! zero-shot accuracy from the category names alone, linear probes trained
 //! on a few labelled drawings per category (the usual baseline for frozen
-//! features), and the zero-shot confusion matrix.
+//! features), and the zero-shot confusion matrix; on the generator's own
+//! held-out seeds and on a drawing style training never sees
+//! ([`drawings`]).
+
+pub mod drawings;
 
 use crate::error::{Error, Result};
 use crate::pipeline::ClipPipeline;
@@ -30,15 +34,36 @@ pub fn sketch_features(
     offset: u64,
     size: u32,
 ) -> Result<Features> {
-    let mut labels = Vec::new();
-    let mut pixels = Vec::new();
+    features(model, per_category, |category, i| {
+        sketch::draw_category(category, EVAL_SEED_BASE + offset + i, size).image
+    })
+}
+
+/// `per_category` drawings of every category in the held-out style
+/// ([`drawings`]) with `variation`, drawn at `size` pixels, embedded.
+pub fn held_out_features(
+    model: &ClipPipeline,
+    per_category: usize,
+    variation: drawings::Variation,
+    size: u32,
+) -> Result<Features> {
+    features(model, per_category, |category, i| {
+        drawings::held_out_drawing(category, variation, i, size)
+    })
+}
+
+/// `draw(category, i)` for the categories in turn, `per_category` rounds,
+/// embedded by `model`.
+fn features(
+    model: &ClipPipeline,
+    per_category: usize,
+    draw: impl Fn(usize, u64) -> image::RgbImage,
+) -> Result<Features> {
+    let (mut labels, mut pixels) = (Vec::new(), Vec::new());
     for i in 0..per_category * CATEGORIES.len() {
         let category = i % CATEGORIES.len();
-        let drawing = sketch::draw_category(category, EVAL_SEED_BASE + offset + i as u64, size);
-        pixels.push(crate::preprocess::preprocess(
-            &drawing.image,
-            &model.preprocess,
-        ));
+        let image = draw(category, i as u64);
+        pixels.push(crate::preprocess::preprocess(&image, &model.preprocess));
         labels.push(category);
     }
     let rows = model.embed_images(&pixels)?;
@@ -50,6 +75,18 @@ pub struct ZeroShot {
     pub accuracy: f32,
     /// `confusion[truth][predicted]`, counts.
     pub confusion: Vec<Vec<u32>>,
+}
+
+impl ZeroShot {
+    /// Each category's share of its drawings classified right.
+    pub fn per_category(&self) -> Vec<f32> {
+        (0..self.confusion.len())
+            .map(|i| {
+                let row: u32 = self.confusion[i].iter().sum();
+                self.confusion[i][i] as f32 / row.max(1) as f32
+            })
+            .collect()
+    }
 }
 
 /// Zero-shot top-1 accuracy: each drawing goes to the category whose
