@@ -52,11 +52,11 @@ impl Pen {
         };
         let base = INKS[ink].1;
         let colour = base.map(|c| (c as f32 / 255.0 + rng.range(-0.03, 0.03)).clamp(0.0, 1.0));
-        // Pen width in pixels at 128 px: 1.2 to 7, thinner for small drawings
+        // Pen width in pixels at 128 px: 2 to 7, thinner for small drawings
         // so that they do not turn into blots, and thin pens more common.
         let widest = (extent * 128.0 * 0.08).clamp(2.4, 7.0);
         let u = rng.f32();
-        let width = 1.2 + (widest - 1.2) * u * u.sqrt();
+        let width = 2.0 + (widest - 2.0) * u * u.sqrt();
         let pencil = rng.chance(0.2);
         let solid_ok = matches!(
             CATEGORIES[category],

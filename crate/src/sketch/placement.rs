@@ -68,14 +68,10 @@ impl Place {
 /// Size classes: caption word, probability, and the range of the drawing's
 /// larger side as a fraction of the sheet.
 pub(super) const SIZES: [(Option<&str>, f32, f32, f32); 3] = [
-    (Some("small"), 0.3, 0.25, 0.42),
-    (None, 0.4, 0.45, 0.68),
-    (Some("large"), 0.3, 0.72, 0.95),
+    (Some("small"), 0.3, 0.3, 0.42),
+    (None, 0.4, 0.5, 0.64),
+    (Some("large"), 0.3, 0.74, 0.84),
 ];
-
-/// Share of drawings placed in the middle of the sheet; the others go
-/// anywhere they fit, up to the edges.
-const CENTRED: f32 = 0.4;
 
 /// Maps shape coordinates to the sheet (in units of its side).
 pub(super) struct Placement {
@@ -94,11 +90,10 @@ pub(super) struct Placement {
 
 impl Placement {
     pub(super) fn pick(category: usize, shape: &Shape, rng: &mut Rng) -> Self {
-        // People's drawings lean, often by a good 30 degrees.
         let rot = match CATEGORIES[category] {
             "circle" | "arrow" | "spiral" => rng.range(0.0, TAU),
-            "moon" => rng.range(-0.9, 0.9),
-            _ => rng.range(-0.6, 0.6),
+            "moon" => rng.range(-0.6, 0.6),
+            _ => rng.range(-0.3, 0.3),
         };
         let mirror = if rng.chance(0.5) { -1.0 } else { 1.0 };
         let ax = rng.range(0.9, 1.1) * mirror;
@@ -116,17 +111,27 @@ impl Placement {
             2
         };
         let (size_word, _, lo_e, hi_e) = SIZES[class];
+        let place = match class {
+            0 => *rng.pick(&Place::ALL),
+            1 if rng.chance(0.4) => *rng.pick(&Place::ALL[1..5]),
+            _ => Place::Center,
+        };
+        // Drawings pushed to a side must be small enough to pen it.
+        let hi_e = if class == 1 && place != Place::Center {
+            lo_e + 0.05
+        } else {
+            hi_e
+        };
         let extent = rng.range(lo_e, hi_e);
         let span = hi - lo;
         let scale = extent / span.x.max(span.y).max(1e-6);
-        let half = span * (scale * 0.5);
-        let centred = rng.chance(CENTRED);
-        let cx = axis(rng, centred, half.x);
-        let cy = axis(rng, centred, half.y);
+        let (dx, dy) = place.offset();
+        let cx = axis(rng, dx, span.x * scale * 0.5);
+        let cy = axis(rng, dy, span.y * scale * 0.5);
         Placement {
             extent,
             size_word,
-            place: place_of(cx, cy),
+            place,
             m,
             scale,
             shift: v(cx, cy) - (lo + hi) * (0.5 * scale),
@@ -146,35 +151,16 @@ impl Placement {
     }
 }
 
-/// Centre along one axis for a drawing `half` as wide as the sheet on that
-/// axis: near the middle, or anywhere it fits (touching an edge now and then).
-pub(super) fn axis(rng: &mut Rng, centred: bool, half: f32) -> f32 {
-    let margin = if rng.chance(0.2) {
-        0.0
-    } else {
-        rng.range(0.0, 0.05)
-    };
-    let (lo, hi) = (margin + half, 1.0 - margin - half);
-    if lo >= hi {
-        return 0.5;
+/// Centre along one axis for an offset of -1, 0 or 1 and a half-extent.
+pub(super) fn axis(rng: &mut Rng, offset: i32, half: f32) -> f32 {
+    let margin = 0.05;
+    let nudge = rng.range(0.0, 0.04);
+    match offset {
+        0 => {
+            let room = (0.5 - margin - half).clamp(0.0, 0.03);
+            0.5 + (nudge - 0.02) / 0.02 * room
+        }
+        o if o < 0 => margin + half + nudge,
+        _ => 1.0 - margin - half - nudge,
     }
-    match centred {
-        true => 0.5 + rng.range(-0.02, 0.02).clamp(lo - 0.5, hi - 0.5),
-        false => rng.range(lo, hi),
-    }
-}
-
-/// The caption's place for a drawing centred at `(x, y)`: the middle fifth
-/// of each axis is its centre.
-fn place_of(x: f32, y: f32) -> Place {
-    let side = |t: f32| match t {
-        t if t < 0.4 => -1,
-        t if t > 0.6 => 1,
-        _ => 0,
-    };
-    let offset = (side(x), side(y));
-    Place::ALL
-        .into_iter()
-        .find(|place| place.offset() == offset)
-        .expect("every offset has its place")
 }
