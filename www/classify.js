@@ -29,6 +29,51 @@ const STARTERS = {
   clip: { prompts: $("prompts").defaultValue, template: $("template").defaultValue },
 };
 
+/**
+ * Images to try with one click, for each kind of model: drawings the sketch
+ * model has never seen (not from its training generator), photos for CLIP.
+ */
+const EXAMPLES = {
+  sketch: ["a house", "a cat", "an umbrella", "a fish"].map((shape) => ({
+    file: `${shape.split(" ")[1]}.png`,
+    label: `a drawing of ${shape}`,
+  })),
+  clip: [
+    { file: "cat.png", label: "a photo of a cat" },
+    { file: "rocket.jpg", label: "a photo of a rocket" },
+  ],
+};
+
+function renderExamples(kind) {
+  const buttons = EXAMPLES[kind].map(({ file, label }) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "example";
+    button.setAttribute("aria-label", `Classify ${label}`);
+    button.title = label;
+    const picture = document.createElement("img");
+    picture.src = `examples/${kind}/${file}`;
+    picture.alt = "";
+    button.append(picture);
+    button.addEventListener("click", () => tryExample(`examples/${kind}/${file}`, file));
+    return button;
+  });
+  $("examples").replaceChildren($("examples-title"), ...buttons);
+}
+
+/** Adds the example at `url` as an image and classifies at once. */
+async function tryExample(url, name) {
+  try {
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`${url} answered ${response.status}`);
+    const blob = await response.blob();
+    addImages([new File([blob], name, { type: blob.type })]);
+  } catch (error) {
+    return status(`Could not load the example: ${error.message}.`, true);
+  }
+  if (model && !classifying) await classify();
+}
+
 /** The model to classify with, or null while none is loaded, loaded from `source`. */
 export function useModel(current, source) {
   model = current;
@@ -36,6 +81,7 @@ export function useModel(current, source) {
   if (!model) return;
   // Prompts the person wrote stay; the starters follow the model.
   const sketch = typeof source === "string" && isBundledModel(new URL(source, document.baseURI).pathname);
+  renderExamples(sketch ? "sketch" : "clip");
   const starter = STARTERS[sketch ? "sketch" : "clip"];
   const untouched = Object.values(STARTERS).some(({ prompts, template }) => $("prompts").value === prompts && $("template").value === template);
   if (untouched) {
@@ -147,6 +193,7 @@ async function classify() {
 
 /** Wires the screen's inputs and buttons. */
 export function setUpClassify() {
+  renderExamples("sketch");
   $("images").addEventListener("change", (event) => addImages(event.target.files));
   $("camera-input").addEventListener("change", (event) => addImages(event.target.files));
   dropZone($("drop"), (dataTransfer) => addImages(dataTransfer.files));

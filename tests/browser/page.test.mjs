@@ -104,6 +104,21 @@ describe("the page", () => {
     await screenshot(page, "01b-bundled-model");
   });
 
+  test("each example drawing classifies with one click, as what it shows", options, async (t) => {
+    const examples = page.locator("#examples button.example");
+    assert.equal(await examples.count(), 4);
+    for (let i = 0; i < 4; i++) {
+      const shown = (await examples.nth(i).getAttribute("title")).replace("a drawing of ", "");
+      const file = `${shown.replace(/^an? /, "")}.png`;
+      await examples.nth(i).click();
+      await page.locator("#results h3").filter({ hasText: file }).waitFor();
+      const rows = await bars(page, file);
+      t.diagnostic(`${file}: ${rows.slice(0, 3).map((r) => `${r.label} ${r.shown}`).join(", ")}`);
+      assert.equal(rows[0].label, shown, `${file}: the top bar names it`);
+    }
+    await screenshot(page, "01c-examples");
+  });
+
   test("auto passes a software fallback adapter by and says so", options, async () => {
     const fallback = await page.evaluate(async () => (await navigator.gpu.requestAdapter())?.info.isFallbackAdapter);
     await loadFromUrl(page, "/fixtures/models/tiny-quickgelu", "auto");
@@ -136,8 +151,9 @@ describe("the page", () => {
     assert.match(summary, /^3 images classified; 6 prompts encoded in \d+ ms\.$/);
     assert.equal(await page.locator("#queue li").count(), 0, "the queue empties");
     for (const file of files) await assertBarsMatchGolden(t, page, file);
-    for (const meta of await page.locator("#results .meta").allTextContents()) {
-      assert.match(meta, /^image \d+ ms · prompt batch \d+ ms · on WebGPU$/);
+    for (const file of files) {
+      const result = page.locator("#results > li").filter({ has: page.getByRole("heading", { name: file, exact: true }) });
+      assert.match(await result.locator(".meta").textContent(), /^image \d+ ms · prompt batch \d+ ms · on WebGPU$/);
     }
     await screenshot(page, "04-results");
   });
