@@ -215,6 +215,49 @@ fn the_loss_falls_on_a_small_set_of_pairs() {
 }
 
 #[test]
+fn fine_tuning_starts_from_the_given_model_and_keeps_its_normalization() {
+    let cpu = device::cpu();
+    let base = temp_dir("base");
+    let mut trainer = Trainer::new(tiny_options(sketches(), 2), tokenizer(), &cpu).unwrap();
+    train::run(&mut trainer, &base, |_| {}).unwrap();
+    drop(trainer);
+    // The checkpoint folder is a model folder with the f32 weights.
+    let from = base.join("checkpoint");
+
+    // Options that differ from the base model's: its own must win.
+    let mut options = tiny_options(sketches(), 1);
+    options.model.vision_config.num_hidden_layers = 3;
+    let mut tuned = Trainer::fine_tune(options, &from, &cpu).unwrap();
+    assert_eq!(tuned.options().model.vision_config.num_hidden_layers, 1);
+    let before = temp_dir("tuned-before");
+    tuned.save(&before).unwrap();
+    let base_weights = tensors(&from.join("model.safetensors"));
+    assert_eq!(
+        tensors(&before.join("checkpoint/model.safetensors")),
+        base_weights
+    );
+    let read = |path: PathBuf| std::fs::read_to_string(path).unwrap();
+    assert_eq!(
+        read(before.join("preprocessor_config.json")),
+        read(from.join("preprocessor_config.json"))
+    );
+
+    let report = tuned.train_step().unwrap();
+    assert!(report.loss.is_finite());
+    let after = temp_dir("tuned-after");
+    tuned.save(&after).unwrap();
+    let moved = tensors(&after.join("checkpoint/model.safetensors"))
+        .iter()
+        .zip(&base_weights)
+        .filter(|(a, b)| a.2 != b.2)
+        .count();
+    assert!(moved > 0, "a step of fine-tuning changed no weight");
+
+    let missing = Trainer::fine_tune(tiny_options(sketches(), 1), &base.join("nothing"), &cpu);
+    assert!(missing.err().unwrap().to_string().contains("config.json"));
+}
+
+#[test]
 fn a_run_is_reproducible_and_a_resumed_run_ends_where_an_uninterrupted_one_does() {
     let cpu = device::cpu();
     let run = |name: &str, steps: usize| {

@@ -192,8 +192,12 @@ struct TrainArgs {
     #[arg(long)]
     resume: bool,
     /// The architecture as a CLIP config.json (default: the bundled sketch model's)
-    #[arg(long)]
+    #[arg(long, conflicts_with = "from")]
     model_config: Option<PathBuf>,
+    /// Start from this model folder's weights instead of random ones (fine-tuning); its
+    /// architecture, tokenizer and pixel normalization are kept
+    #[arg(long, conflicts_with = "tokenizer")]
+    from: Option<PathBuf>,
     /// Folder with the CLIP tokenizer (tokenizer.json) to train with and ship
     #[arg(long, default_value = "tests/fixtures/tokenizer")]
     tokenizer: PathBuf,
@@ -516,7 +520,10 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
         options.seed = args.seed.unwrap_or(options.seed);
         options.checkpoint_every = args.checkpoint_every.unwrap_or(options.checkpoint_every);
         options.export_f16 = !args.f32;
-        Trainer::new(options, TokenizerFiles::read_dir(&args.tokenizer)?, &device)?
+        match &args.from {
+            Some(from) => Trainer::fine_tune(options, from, &device)?,
+            None => Trainer::new(options, TokenizerFiles::read_dir(&args.tokenizer)?, &device)?,
+        }
     };
     let progress = ProgressBar::new(trainer.options().steps as u64);
     progress.set_style(

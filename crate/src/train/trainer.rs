@@ -13,6 +13,7 @@ use super::data::{Data, normalized_for};
 use super::init::init_clip;
 use super::loss::{caption_matches, contrastive_loss, matching_accuracy};
 use super::{MAX_LOGIT_SCALE, StepReport, TrainOptions};
+use crate::config::ClipConfig;
 use crate::error::{Error, Result};
 use crate::files::{self, FileKind};
 use crate::model::Clip;
@@ -74,6 +75,16 @@ pub(super) struct Checkpoint {
     step: usize,
 }
 
+/// Where a run's weights and pixel normalization come from.
+pub(super) enum Start {
+    /// Initial weights; normalization from the training images.
+    Fresh,
+    /// A trained model's weights and normalization (fine-tuning).
+    Model { preprocess: PreprocessConfig },
+    /// A stopped run of this trainer.
+    Checkpoint(Checkpoint),
+}
+
 #[derive(Serialize, Deserialize)]
 pub(super) struct RunState {
     options: TrainOptions,
@@ -86,7 +97,36 @@ impl Trainer {
     pub fn new(options: TrainOptions, tokenizer: TokenizerFiles, device: &Device) -> Result<Self> {
         let device = device.clone().autodiff();
         let (clip, params) = init_clip(&options.model, options.seed, &device)?;
-        Self::assemble(options, clip, params, tokenizer, None, &device)
+        Self::assemble(options, clip, params, tokenizer, Start::Fresh, &device)
+    }
+
+    /// A new run that starts from the weights of the model folder `from`
+    /// (fine-tuning): its architecture, tokenizer and pixel normalization
+    /// replace those in `options`, so the result reads pixels and prompts as
+    /// the model it started from did.
+    pub fn fine_tune(mut options: TrainOptions, from: &Path, device: &Device) -> Result<Self> {
+        let device = device.clone().autodiff();
+        let config_path = from.join(pipeline::CONFIG_FILE);
+        options.model = ClipConfig::from_json(
+            &files::read_text(&config_path)?,
+            &config_path.display().to_string(),
+        )?;
+        let weights_path = from.join(pipeline::WEIGHTS_FILE);
+        let weights = files::read_safetensors(&weights_path)?;
+        let (clip, params) = weights::load_clip_with_params(
+            &weights,
+            &weights_path.display().to_string(),
+            &options.model,
+            &device,
+        )?;
+        let preprocess_path = from.join(pipeline::PREPROCESSOR_FILE);
+        let preprocess = PreprocessConfig::from_json(
+            &files::read_text(&preprocess_path)?,
+            &preprocess_path.display().to_string(),
+        )?;
+        let start = Start::Model { preprocess };
+        let tokenizer = TokenizerFiles::read_dir(from)?;
+        Self::assemble(options, clip, params, tokenizer, start, &device)
     }
 
     /// Continues the run checkpoint in `out` (a folder [`Trainer::save`] wrote).
@@ -122,18 +162,18 @@ impl Trainer {
             clip,
             params,
             tokenizer,
-            Some(checkpoint),
+            Start::Checkpoint(checkpoint),
             &device,
         )
     }
 
-    /// A trainer at step 0, or where `checkpoint` says a run stopped.
+    /// A trainer at step 0, or where a checkpoint says a run stopped.
     fn assemble(
         options: TrainOptions,
         clip: Clip,
         params: StoredParams,
         tokenizer_files: TokenizerFiles,
-        checkpoint: Option<Checkpoint>,
+        start: Start,
         device: &Device,
     ) -> Result<Self> {
         if options.batch_size < 2 {
@@ -148,8 +188,8 @@ impl Trainer {
         )?;
         let data = Data::open(&options.data, options.seed)?;
         let mut optimizer = optimizer(&options, &params);
-        let (preprocess, step) = match checkpoint {
-            Some(checkpoint) => {
+        let (preprocess, step) = match start {
+            Start::Checkpoint(checkpoint) => {
                 let path = checkpoint.optimizer_state;
                 optimizer = optimizer.load(&path).map_err(|e| Error::Config {
                     file: path.display().to_string(),
@@ -157,7 +197,8 @@ impl Trainer {
                 })?;
                 (checkpoint.preprocess, checkpoint.step)
             }
-            None => (normalized_for(&data, &options)?, 0),
+            Start::Model { preprocess } => (preprocess, 0),
+            Start::Fresh => (normalized_for(&data, &options)?, 0),
         };
         Ok(Self {
             clip: clip.train().set_require_grad(true),
