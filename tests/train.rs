@@ -11,6 +11,7 @@ use webclip::config::ClipConfig;
 use webclip::device;
 use webclip::model::weights::{self, SaveDtype};
 use webclip::pipeline::ClipPipeline;
+use webclip::sketch::Spread;
 use webclip::train::{self, DataSource, MAX_LOGIT_SCALE, TokenizerFiles, TrainOptions, Trainer};
 
 fn tokenizer() -> TokenizerFiles {
@@ -43,7 +44,10 @@ fn tiny_options(data: DataSource, steps: usize) -> TrainOptions {
 }
 
 fn sketches() -> DataSource {
-    DataSource::Sketches { size: 64 }
+    DataSource::Sketches {
+        size: 64,
+        spread: Spread::Standard,
+    }
 }
 
 fn temp_dir(name: &str) -> PathBuf {

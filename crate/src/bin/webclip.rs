@@ -21,7 +21,7 @@ use webclip::eval::drawings::Variation;
 use webclip::files::{self, FileKind};
 use webclip::pipeline::ClipPipeline;
 use webclip::probe::{LinearProbe, leave_one_out_accuracy};
-use webclip::sketch::CATEGORIES;
+use webclip::sketch::{CATEGORIES, Spread};
 use webclip::train::{self, DataSource, TokenizerFiles, TrainOptions, Trainer};
 use webclip::zeroshot::{DEFAULT_TEMPLATE, argmax};
 use webclip::{Error, Result};
@@ -185,7 +185,9 @@ struct TrainArgs {
     /// Output model folder
     #[arg(long)]
     out: PathBuf,
-    /// "sketches" (built-in generator) or a JSONL file of {"image": PATH, "text": CAPTION}
+    /// "sketches" (built-in generator), "sketches-wide" (the same, spread anywhere on the sheet,
+    /// larger tilts, thinner pens: for fine-tuning with --from) or a JSONL file of
+    /// {"image": PATH, "text": CAPTION}
     #[arg(long, default_value = "sketches")]
     data: String,
     /// Continue the run saved in --out (all other settings come from it)
@@ -504,10 +506,18 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
             )));
         }
         let mut options = TrainOptions::sketches();
-        if args.data != "sketches" {
-            options.data = DataSource::Pairs {
-                file: PathBuf::from(&args.data),
-            };
+        match args.data.as_str() {
+            "sketches" => {}
+            "sketches-wide" => {
+                if let DataSource::Sketches { spread, .. } = &mut options.data {
+                    *spread = Spread::Wide;
+                }
+            }
+            file => {
+                options.data = DataSource::Pairs {
+                    file: PathBuf::from(file),
+                }
+            }
         }
         if let Some(path) = &args.model_config {
             let text = files::read_text(path)?;

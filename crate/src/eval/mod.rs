@@ -35,7 +35,13 @@ pub fn sketch_features(
     size: u32,
 ) -> Result<Features> {
     features(model, per_category, |category, i| {
-        sketch::draw_category(category, EVAL_SEED_BASE + offset + i, size).image
+        sketch::draw_category(
+            category,
+            EVAL_SEED_BASE + offset + i,
+            size,
+            sketch::Spread::Standard,
+        )
+        .image
     })
 }
 

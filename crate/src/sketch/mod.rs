@@ -27,6 +27,7 @@ use crate::rng::Rng;
 use canvas::{Canvas, lay_paper};
 use captions::{Claims, caption};
 use pen::{INKS, Pen};
+pub use placement::Spread;
 use placement::{Place, Placement};
 use shapes::{SHAPES, Shape};
 
@@ -91,9 +92,9 @@ impl Truth {
 
 /// Draws a sketch of a category chosen uniformly from the seed; the same as
 /// [`draw_category`] with that category.
-pub fn draw(seed: u64, size: u32) -> Sketch {
+pub fn draw(seed: u64, size: u32, spread: Spread) -> Sketch {
     let category = Rng::new(seed ^ 0x5EED_CA7E_6012_1E55).below(CATEGORIES.len());
-    draw_category(category, seed, size)
+    draw_category(category, seed, size, spread)
 }
 
 /// Draws a sketch of `category` (an index into [`CATEGORIES`]) on a
@@ -102,7 +103,7 @@ pub fn draw(seed: u64, size: u32) -> Sketch {
 /// # Panics
 ///
 /// If `category` is out of range.
-pub fn draw_category(category: usize, seed: u64, size: u32) -> Sketch {
+pub fn draw_category(category: usize, seed: u64, size: u32, spread: Spread) -> Sketch {
     assert!(
         category < CATEGORIES.len(),
         "category {category} out of range"
@@ -110,8 +111,8 @@ pub fn draw_category(category: usize, seed: u64, size: u32) -> Sketch {
     let mut rng = Rng::new(seed ^ (category as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
     let mut shape = Shape::default();
     SHAPES[category](&mut shape, &mut rng);
-    let placement = Placement::pick(category, &shape, &mut rng);
-    let pen = Pen::pick(category, placement.extent, &mut rng);
+    let placement = Placement::pick(category, &shape, spread, &mut rng);
+    let pen = Pen::pick(category, placement.extent, spread, &mut rng);
     let ink = INKS[pen.ink].0;
     let (caption, claims) = caption(&mut rng, CATEGORIES[category], ink, &placement);
     let truth = Truth {
@@ -185,11 +186,14 @@ mod tests {
     #[test]
     fn same_seed_same_sketch() {
         for seed in [0, 1, 77, u64::MAX] {
-            let (a, b) = (draw(seed, SIZE), draw(seed, SIZE));
+            let (a, b) = (
+                draw(seed, SIZE, Spread::Standard),
+                draw(seed, SIZE, Spread::Standard),
+            );
             assert_eq!(a.image, b.image);
             assert_eq!(a.caption, b.caption);
             assert_eq!(a.category, b.category);
-            let c = draw_category(a.category, seed, SIZE);
+            let c = draw_category(a.category, seed, SIZE, Spread::Standard);
             assert_eq!(a.image, c.image);
         }
     }
@@ -225,13 +229,22 @@ mod tests {
 
     #[test]
     fn every_category_is_inked_and_named() {
-        for (category, name) in CATEGORIES.iter().enumerate() {
+        // A small arrow in the wide spread's thinnest pen is a few dozen pixels.
+        let spreads = [(Spread::Standard, 40), (Spread::Wide, 20)];
+        for ((category, name), (spread, least)) in CATEGORIES
+            .iter()
+            .enumerate()
+            .flat_map(|c| spreads.map(|s| (c, s)))
+        {
             for seed in 0..3 {
-                let s = draw_category(category, seed, SIZE);
+                let s = draw_category(category, seed, SIZE, spread);
                 assert_eq!(s.category, category);
                 assert_eq!(s.image.dimensions(), (SIZE, SIZE));
                 let ink = ink_pixels(&s.image).len();
-                assert!(ink > 40, "{name} seed {seed}: only {ink} ink pixels");
+                assert!(
+                    ink > least,
+                    "{name} {spread:?} seed {seed}: only {ink} ink pixels"
+                );
                 assert!(
                     ink < (SIZE * SIZE / 2) as usize,
                     "{name} seed {seed}: {ink}"
@@ -255,7 +268,7 @@ mod tests {
     fn evaluation_template_and_articles() {
         let (mut plain, mut template_a) = (0, 0);
         for seed in 0..400 {
-            let s = draw(seed, 8);
+            let s = draw(seed, 8, Spread::Standard);
             let name = CATEGORIES[s.category];
             let an = matches!(name, "umbrella" | "arrow");
             if s.caption == format!("a drawing of {} {name}", if an { "an" } else { "a" }) {
@@ -309,7 +322,9 @@ mod tests {
 
     #[test]
     fn captions_fit_the_drawings_they_describe() {
-        let sketches: Vec<Sketch> = (0..300).map(|seed| draw(seed, 32)).collect();
+        let sketches: Vec<Sketch> = (0..300)
+            .map(|seed| draw(seed, 32, Spread::Standard))
+            .collect();
         let (mut shared, mut refused) = (0, 0);
         for a in &sketches {
             assert!(a.truth.caption_fits(&a.truth), "{:?}", a.caption);
@@ -340,7 +355,7 @@ mod tests {
     fn caption_colour_matches_ink() {
         let mut checked = 0;
         for seed in 0..80 {
-            let s = draw(seed, SIZE);
+            let s = draw(seed, SIZE, Spread::Standard);
             let Some(named) = INKS
                 .iter()
                 .map(|i| i.0)
@@ -374,8 +389,8 @@ mod tests {
         let mut total = 0.0;
         for (category, name) in CATEGORIES.iter().enumerate() {
             let seed = 10 + 7 * category as u64;
-            let a = inked(&draw_category(category, seed, SIZE).image);
-            let b = inked(&draw_category(category, seed + 1, SIZE).image);
+            let a = inked(&draw_category(category, seed, SIZE, Spread::Standard).image);
+            let b = inked(&draw_category(category, seed + 1, SIZE, Spread::Standard).image);
             let both = a.iter().zip(&b).filter(|(x, y)| **x && **y).count();
             let either = a.iter().zip(&b).filter(|(x, y)| **x || **y).count();
             let overlap = both as f32 / either as f32;
@@ -389,9 +404,9 @@ mod tests {
     #[test]
     fn any_size_works() {
         for size in [1, 2, 16, 33] {
-            let s = draw(5, size);
+            let s = draw(5, size, Spread::Standard);
             assert_eq!(s.image.dimensions(), (size, size));
         }
-        assert_eq!(draw(5, 0).image.dimensions(), (0, 0));
+        assert_eq!(draw(5, 0, Spread::Standard).image.dimensions(), (0, 0));
     }
 }

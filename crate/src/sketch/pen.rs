@@ -6,7 +6,7 @@ use std::f32::consts::TAU;
 use super::CATEGORIES;
 use super::canvas::Canvas;
 use super::geometry::*;
-use super::placement::Placement;
+use super::placement::{Placement, Spread};
 use super::shapes::{Mark, Shape};
 use crate::rng::Rng;
 
@@ -44,7 +44,7 @@ pub(super) struct Pen {
 }
 
 impl Pen {
-    pub(super) fn pick(category: usize, extent: f32, rng: &mut Rng) -> Self {
+    pub(super) fn pick(category: usize, extent: f32, spread: Spread, rng: &mut Rng) -> Self {
         let ink = if rng.chance(0.34) {
             0
         } else {
@@ -52,11 +52,16 @@ impl Pen {
         };
         let base = INKS[ink].1;
         let colour = base.map(|c| (c as f32 / 255.0 + rng.range(-0.03, 0.03)).clamp(0.0, 1.0));
-        // Pen width in pixels at 128 px: 2 to 7, thinner for small drawings
-        // so that they do not turn into blots, and thin pens more common.
+        // Pen width in pixels at 128 px: from 2 (1.2 for the wide spread) to
+        // 7, thinner for small drawings so that they do not turn into blots,
+        // and thin pens more common.
+        let thinnest = match spread {
+            Spread::Standard => 2.0,
+            Spread::Wide => 1.2,
+        };
         let widest = (extent * 128.0 * 0.08).clamp(2.4, 7.0);
         let u = rng.f32();
-        let width = 2.0 + (widest - 2.0) * u * u.sqrt();
+        let width = thinnest + (widest - thinnest) * u * u.sqrt();
         let pencil = rng.chance(0.2);
         let solid_ok = matches!(
             CATEGORIES[category],

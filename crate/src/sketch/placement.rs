@@ -6,6 +6,8 @@ use std::f32::consts::TAU;
 use super::CATEGORIES;
 use super::geometry::*;
 use super::shapes::Shape;
+use serde::{Deserialize, Serialize};
+
 use crate::rng::Rng;
 
 /// Where a drawing sits on the sheet, as its caption says it.
@@ -65,13 +67,40 @@ impl Place {
     }
 }
 
+/// How widely drawings spread over the sheet, in place, size, tilt and pen.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Spread {
+    /// Small drawings anywhere, the others in the middle or pushed to a
+    /// side; 30 to 84% of the sheet; tilted up to 17 degrees; pens from 2 px
+    /// at 128.
+    #[default]
+    Standard,
+    /// Anywhere they fit, touching the edges now and then; 25 to 95% of the
+    /// sheet; tilted up to 34 degrees; pens from 1.2 px. Too wide for a model
+    /// to learn from scratch in the time budget: for fine-tuning one that
+    /// knows the standard drawings.
+    Wide,
+}
+
 /// Size classes: caption word, probability, and the range of the drawing's
 /// larger side as a fraction of the sheet.
-pub(super) const SIZES: [(Option<&str>, f32, f32, f32); 3] = [
+type SizeClasses = [(Option<&'static str>, f32, f32, f32); 3];
+
+pub(super) const SIZES: SizeClasses = [
     (Some("small"), 0.3, 0.3, 0.42),
     (None, 0.4, 0.5, 0.64),
     (Some("large"), 0.3, 0.74, 0.84),
 ];
+
+const WIDE_SIZES: SizeClasses = [
+    (Some("small"), 0.3, 0.25, 0.42),
+    (None, 0.4, 0.45, 0.68),
+    (Some("large"), 0.3, 0.72, 0.95),
+];
+
+/// Share of [`Spread::Wide`] drawings placed in the middle of the sheet; the
+/// others go anywhere they fit.
+const WIDE_CENTRED: f32 = 0.4;
 
 /// Maps shape coordinates to the sheet (in units of its side).
 pub(super) struct Placement {
@@ -89,11 +118,16 @@ pub(super) struct Placement {
 }
 
 impl Placement {
-    pub(super) fn pick(category: usize, shape: &Shape, rng: &mut Rng) -> Self {
+    pub(super) fn pick(category: usize, shape: &Shape, spread: Spread, rng: &mut Rng) -> Self {
+        // People's drawings lean, often by a good 30 degrees.
+        let lean = match spread {
+            Spread::Standard => 0.3,
+            Spread::Wide => 0.6,
+        };
         let rot = match CATEGORIES[category] {
             "circle" | "arrow" | "spiral" => rng.range(0.0, TAU),
-            "moon" => rng.range(-0.6, 0.6),
-            _ => rng.range(-0.3, 0.3),
+            "moon" => rng.range(-lean - 0.3, lean + 0.3),
+            _ => rng.range(-lean, lean),
         };
         let mirror = if rng.chance(0.5) { -1.0 } else { 1.0 };
         let ax = rng.range(0.9, 1.1) * mirror;
@@ -110,6 +144,26 @@ impl Placement {
         } else {
             2
         };
+        if spread == Spread::Wide {
+            let (size_word, _, lo_e, hi_e) = WIDE_SIZES[class];
+            let extent = rng.range(lo_e, hi_e);
+            let span = hi - lo;
+            let scale = extent / span.x.max(span.y).max(1e-6);
+            let half = span * (scale * 0.5);
+            let centred = rng.chance(WIDE_CENTRED);
+            let cx = wide_axis(rng, centred, half.x);
+            let cy = wide_axis(rng, centred, half.y);
+            return Self::mapping(
+                extent,
+                size_word,
+                place_of(cx, cy),
+                m,
+                scale,
+                (lo, hi),
+                v(cx, cy),
+                rng,
+            );
+        }
         let (size_word, _, lo_e, hi_e) = SIZES[class];
         let place = match class {
             0 => *rng.pick(&Place::ALL),
@@ -128,13 +182,29 @@ impl Placement {
         let (dx, dy) = place.offset();
         let cx = axis(rng, dx, span.x * scale * 0.5);
         let cy = axis(rng, dy, span.y * scale * 0.5);
+        Self::mapping(extent, size_word, place, m, scale, (lo, hi), v(cx, cy), rng)
+    }
+
+    /// The placement that puts the shape's bounds `(lo, hi)`, scaled, with
+    /// their middle at `centre`, and picks its warp.
+    #[allow(clippy::too_many_arguments)]
+    fn mapping(
+        extent: f32,
+        size_word: Option<&'static str>,
+        place: Place,
+        m: [f32; 4],
+        scale: f32,
+        (lo, hi): (V2, V2),
+        centre: V2,
+        rng: &mut Rng,
+    ) -> Self {
         Placement {
             extent,
             size_word,
             place,
             m,
             scale,
-            shift: v(cx, cy) - (lo + hi) * (0.5 * scale),
+            shift: centre - (lo + hi) * (0.5 * scale),
             warp_amp: extent * rng.range(0.01, 0.03),
             warp_freq: TAU / (extent * rng.range(1.2, 2.5)),
             warp_phase: [rng.range(0.0, TAU), rng.range(0.0, TAU)],
@@ -163,4 +233,38 @@ pub(super) fn axis(rng: &mut Rng, offset: i32, half: f32) -> f32 {
         o if o < 0 => margin + half + nudge,
         _ => 1.0 - margin - half - nudge,
     }
+}
+
+/// Centre along one axis for a [`Spread::Wide`] drawing `half` as wide as
+/// the sheet on that axis: near the middle, or anywhere it fits (touching an
+/// edge now and then).
+fn wide_axis(rng: &mut Rng, centred: bool, half: f32) -> f32 {
+    let margin = if rng.chance(0.2) {
+        0.0
+    } else {
+        rng.range(0.0, 0.05)
+    };
+    let (lo, hi) = (margin + half, 1.0 - margin - half);
+    if lo >= hi {
+        return 0.5;
+    }
+    match centred {
+        true => 0.5 + rng.range(-0.02, 0.02).clamp(lo - 0.5, hi - 0.5),
+        false => rng.range(lo, hi),
+    }
+}
+
+/// The caption's place for a drawing centred at `(x, y)`: the middle fifth
+/// of each axis is its centre.
+fn place_of(x: f32, y: f32) -> Place {
+    let side = |t: f32| match t {
+        t if t < 0.4 => -1,
+        t if t > 0.6 => 1,
+        _ => 0,
+    };
+    let offset = (side(x), side(y));
+    Place::ALL
+        .into_iter()
+        .find(|place| place.offset() == offset)
+        .expect("every offset has its place")
 }

@@ -64,8 +64,15 @@ impl PairFile {
 /// only on the seed, the step and the position, so a resumed run sees the
 /// same data as an uninterrupted one.
 pub(super) enum Data {
-    Sketches { size: u32, seed: u64 },
-    Pairs { file: PairFile, seed: u64 },
+    Sketches {
+        size: u32,
+        spread: sketch::Spread,
+        seed: u64,
+    },
+    Pairs {
+        file: PairFile,
+        seed: u64,
+    },
 }
 
 /// Training drawings use seeds below this; evaluation draws above it, so
@@ -75,7 +82,11 @@ pub const EVAL_SEED_BASE: u64 = 1 << 63;
 impl Data {
     pub(super) fn open(source: &DataSource, seed: u64) -> Result<Self> {
         Ok(match source {
-            DataSource::Sketches { size } => Self::Sketches { size: *size, seed },
+            DataSource::Sketches { size, spread } => Self::Sketches {
+                size: *size,
+                spread: *spread,
+                seed,
+            },
             DataSource::Pairs { file } => Self::Pairs {
                 file: PairFile::read(file)?,
                 seed,
@@ -91,11 +102,11 @@ impl Data {
             .map(|i| {
                 let index = (step * batch_size + i) as u64;
                 match self {
-                    Self::Sketches { size, seed } => {
+                    Self::Sketches { size, spread, seed } => {
                         let drawing_seed = Rng::new(seed ^ index.wrapping_mul(0x9E37_79B9))
                             .next_u64()
                             % EVAL_SEED_BASE;
-                        let sketch = sketch::draw(drawing_seed, *size);
+                        let sketch = sketch::draw(drawing_seed, *size, *spread);
                         Ok(Pair {
                             image: sketch.image,
                             text: sketch.caption,

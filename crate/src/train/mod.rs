@@ -19,6 +19,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Activation, ClipConfig, TextConfig, VisionConfig};
+use crate::sketch::Spread;
 
 pub use data::EVAL_SEED_BASE;
 pub use init::{init_clip, random_clip};
@@ -50,7 +51,12 @@ pub struct TrainOptions {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum DataSource {
     /// Fresh synthetic drawings for every step, drawn at `size` pixels.
-    Sketches { size: u32 },
+    Sketches {
+        size: u32,
+        /// Older runs' saved options predate it: they drew the standard spread.
+        #[serde(default)]
+        spread: Spread,
+    },
     /// A JSONL file of `{"image": PATH, "text": CAPTION}` lines; relative
     /// image paths are relative to the file.
     Pairs { file: PathBuf },
@@ -87,7 +93,10 @@ impl TrainOptions {
     pub fn sketches() -> Self {
         Self {
             model: sketch_model_config(),
-            data: DataSource::Sketches { size: 128 },
+            data: DataSource::Sketches {
+                size: 128,
+                spread: Spread::Standard,
+            },
             steps: 2500,
             batch_size: 64,
             learning_rate: 1e-3,
