@@ -111,21 +111,9 @@ impl Trainer {
             &files::read_text(&config_path)?,
             &config_path.display().to_string(),
         )?;
-        let weights_path = from.join(pipeline::WEIGHTS_FILE);
-        let weights = files::read_safetensors(&weights_path)?;
-        let (clip, params) = weights::load_clip_with_params(
-            &weights,
-            &weights_path.display().to_string(),
-            &options.model,
-            &device,
-        )?;
-        let preprocess_path = from.join(pipeline::PREPROCESSOR_FILE);
-        let preprocess = PreprocessConfig::from_json(
-            &files::read_text(&preprocess_path)?,
-            &preprocess_path.display().to_string(),
-        )?;
+        let (clip, params, tokenizer, preprocess) =
+            read_model_folder(from, &options.model, &device)?;
         let start = Start::Model { preprocess };
-        let tokenizer = TokenizerFiles::read_dir(from)?;
         Self::assemble(options, clip, params, tokenizer, start, &device)
     }
 
@@ -139,19 +127,8 @@ impl Trainer {
             message: e.to_string(),
         })?;
         let device = device.clone().autodiff();
-        let weights_path = dir.join(pipeline::WEIGHTS_FILE);
-        let weights = files::read_safetensors(&weights_path)?;
-        let (clip, params) = weights::load_clip_with_params(
-            &weights,
-            &weights_path.display().to_string(),
-            &state.options.model,
-            &device,
-        )?;
-        let tokenizer = TokenizerFiles::read_dir(&dir)?;
-        let preprocess_path = dir.join(pipeline::PREPROCESSOR_FILE);
-        let preprocess_text = files::read_text(&preprocess_path)?;
-        let preprocess =
-            PreprocessConfig::from_json(&preprocess_text, &preprocess_path.display().to_string())?;
+        let (clip, params, tokenizer, preprocess) =
+            read_model_folder(&dir, &state.options.model, &device)?;
         let checkpoint = Checkpoint {
             optimizer_state: dir.join(OPTIMIZER_FILE),
             preprocess,
@@ -326,6 +303,31 @@ impl Trainer {
         }
         Ok(())
     }
+}
+
+/// What training needs from a model folder to go on from it: its weights as
+/// trainable parameters of the `config` architecture, its tokenizer files
+/// and its pixel normalization.
+fn read_model_folder(
+    dir: &Path,
+    config: &ClipConfig,
+    device: &Device,
+) -> Result<(Clip, StoredParams, TokenizerFiles, PreprocessConfig)> {
+    let weights_path = dir.join(pipeline::WEIGHTS_FILE);
+    let weights = files::read_safetensors(&weights_path)?;
+    let (clip, params) = weights::load_clip_with_params(
+        &weights,
+        &weights_path.display().to_string(),
+        config,
+        device,
+    )?;
+    let tokenizer = TokenizerFiles::read_dir(dir)?;
+    let preprocess_path = dir.join(pipeline::PREPROCESSOR_FILE);
+    let preprocess = PreprocessConfig::from_json(
+        &files::read_text(&preprocess_path)?,
+        &preprocess_path.display().to_string(),
+    )?;
+    Ok((clip, params, tokenizer, preprocess))
 }
 
 pub(super) fn write(path: &Path, bytes: &[u8]) -> Result<()> {
