@@ -144,60 +144,12 @@ impl Placement {
         } else {
             2
         };
-        if spread == Spread::Wide {
-            let (size_word, _, lo_e, hi_e) = WIDE_SIZES[class];
-            let extent = rng.range(lo_e, hi_e);
-            let span = hi - lo;
-            let scale = extent / span.x.max(span.y).max(1e-6);
-            let half = span * (scale * 0.5);
-            let centred = rng.chance(WIDE_CENTRED);
-            let cx = wide_axis(rng, centred, half.x);
-            let cy = wide_axis(rng, centred, half.y);
-            return Self::mapping(
-                extent,
-                size_word,
-                place_of(cx, cy),
-                m,
-                scale,
-                (lo, hi),
-                v(cx, cy),
-                rng,
-            );
-        }
-        let (size_word, _, lo_e, hi_e) = SIZES[class];
-        let place = match class {
-            0 => *rng.pick(&Place::ALL),
-            1 if rng.chance(0.4) => *rng.pick(&Place::ALL[1..5]),
-            _ => Place::Center,
-        };
-        // Drawings pushed to a side must be small enough to pen it.
-        let hi_e = if class == 1 && place != Place::Center {
-            lo_e + 0.05
-        } else {
-            hi_e
-        };
-        let extent = rng.range(lo_e, hi_e);
         let span = hi - lo;
-        let scale = extent / span.x.max(span.y).max(1e-6);
-        let (dx, dy) = place.offset();
-        let cx = axis(rng, dx, span.x * scale * 0.5);
-        let cy = axis(rng, dy, span.y * scale * 0.5);
-        Self::mapping(extent, size_word, place, m, scale, (lo, hi), v(cx, cy), rng)
-    }
-
-    /// The placement that puts the shape's bounds `(lo, hi)`, scaled, with
-    /// their middle at `centre`, and picks its warp.
-    #[allow(clippy::too_many_arguments)]
-    fn mapping(
-        extent: f32,
-        size_word: Option<&'static str>,
-        place: Place,
-        m: [f32; 4],
-        scale: f32,
-        (lo, hi): (V2, V2),
-        centre: V2,
-        rng: &mut Rng,
-    ) -> Self {
+        let (size_word, extent, place, centre) = match spread {
+            Spread::Standard => standard_spot(class, span, rng),
+            Spread::Wide => wide_spot(class, span, rng),
+        };
+        let scale = scale_for(extent, span);
         Placement {
             extent,
             size_word,
@@ -219,6 +171,51 @@ impl Placement {
             sin(q.x * self.warp_freq + self.warp_phase[1]),
         ) * self.warp_amp
     }
+}
+
+/// What a drawing of size `class` whose bounds span `span` (in shape units)
+/// gets in a spread: its size word, its larger side on the sheet, its place
+/// and the sheet point its middle goes to.
+type Spot = (Option<&'static str>, f32, Place, V2);
+
+/// The scale that gives a drawing spanning `span` the larger side `extent`.
+fn scale_for(extent: f32, span: V2) -> f32 {
+    extent / span.x.max(span.y).max(1e-6)
+}
+
+/// [`Spread::Standard`]: small drawings at any place, medium ones at a side
+/// now and then, large ones in the middle.
+fn standard_spot(class: usize, span: V2, rng: &mut Rng) -> Spot {
+    let (size_word, _, lo_e, hi_e) = SIZES[class];
+    let place = match class {
+        0 => *rng.pick(&Place::ALL),
+        1 if rng.chance(0.4) => *rng.pick(&Place::ALL[1..5]),
+        _ => Place::Center,
+    };
+    // Drawings pushed to a side must be small enough to pen it.
+    let hi_e = if class == 1 && place != Place::Center {
+        lo_e + 0.05
+    } else {
+        hi_e
+    };
+    let extent = rng.range(lo_e, hi_e);
+    let half = span * (scale_for(extent, span) * 0.5);
+    let (dx, dy) = place.offset();
+    let cx = axis(rng, dx, half.x);
+    let cy = axis(rng, dy, half.y);
+    (size_word, extent, place, v(cx, cy))
+}
+
+/// [`Spread::Wide`]: anywhere the drawing fits, its place word from where it
+/// lands.
+fn wide_spot(class: usize, span: V2, rng: &mut Rng) -> Spot {
+    let (size_word, _, lo_e, hi_e) = WIDE_SIZES[class];
+    let extent = rng.range(lo_e, hi_e);
+    let half = span * (scale_for(extent, span) * 0.5);
+    let centred = rng.chance(WIDE_CENTRED);
+    let cx = wide_axis(rng, centred, half.x);
+    let cy = wide_axis(rng, centred, half.y);
+    (size_word, extent, place_of(cx, cy), v(cx, cy))
 }
 
 /// Centre along one axis for an offset of -1, 0 or 1 and a half-extent.
