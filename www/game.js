@@ -72,7 +72,8 @@ function evaluate(given) {
     const blob = given ?? (await pad.toBlob());
     const stale = () => judged !== task || by !== model;
     try {
-      const { probs } = await by.classify(blob, judged.contest.sentences, "{}");
+      // Framed: a drawing in a corner or drawn small counts like a large, centred one.
+      const { probs } = await by.classify(blob, judged.contest.sentences, "{}", { frameInk: true });
       return stale() ? null : judge(judged.contest, probs);
     } catch (error) {
       // A model replaced meanwhile rejects its calls: that is no error to show.

@@ -94,9 +94,17 @@ export declare class ClipModel {
 
   /**
    * Zero-shot classification: softmax over the labels written into
-   * `template` (default "a photo of a {}"; `{}` is the label).
+   * `template` (default "a photo of a {}"; `{}` is the label). With
+   * `frameInk`, the image is a drawing and the model sees the square around
+   * its ink, so a drawing made small or in a corner counts like a large,
+   * centred one.
    */
-  classify(image: ImageInput, labels: Iterable<string>, template?: string): Promise<Classification>;
+  classify(
+    image: ImageInput,
+    labels: Iterable<string>,
+    template?: string,
+    options?: { frameInk?: boolean },
+  ): Promise<Classification>;
 
   /** Stops the worker and frees the model; calls still running reject. */
   dispose(): void;

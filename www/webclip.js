@@ -142,13 +142,14 @@ export class ClipModel {
   /**
    * Zero-shot classification: `{ labels, probs }`, probs in the order of labels.
    * Without a template the module's own default applies ("a photo of a {}").
+   * `{ frameInk: true }`: the image is a drawing, judged by the square around its ink.
    */
-  async classify(image, labels, template) {
+  async classify(image, labels, template, { frameInk = false } = {}) {
     labels = stringList(labels, "labels");
     if (template !== undefined && typeof template !== "string") {
       throw new TypeError(`template must be a string such as "a photo of a {}", not ${typeName(template)}`);
     }
-    const probs = await this.#call("classify", { bytes: await imageBytes(image), labels, template });
+    const probs = await this.#call("classify", { bytes: await imageBytes(image), labels, template, frameInk: Boolean(frameInk) });
     return { labels, probs };
   }
 

@@ -36,7 +36,7 @@ async function handle(op, args, progress) {
   }
   if (op === "stats") return { imagesEncoded: model.imagesEncoded, kernelLaunches: model.kernelLaunches };
   if (op.startsWith("collection.")) return await collectionCall(model, op.slice("collection.".length), args);
-  if (op === "classify") return await model.classify(args.bytes, args.labels, args.template);
+  if (op === "classify") return await model.classify(args.bytes, args.labels, args.template, args.frameInk);
   throw new Error(`unknown call ${op}`);
 }
 

@@ -217,6 +217,14 @@ impl ClipPipeline {
         preprocess::pixel_values(bytes, name, &self.preprocess)
     }
 
+    /// [`Self::pixel_values`] of the square around a drawing's ink
+    /// ([`crate::sketch::frame_ink`]): a drawing as the Draw screen judges it.
+    pub fn drawing_pixel_values(&self, bytes: &[u8], name: &str) -> Result<Vec<f32>> {
+        let drawing = preprocess::decode_image(bytes, name)?;
+        let framed = crate::sketch::frame_ink(&drawing);
+        Ok(preprocess::preprocess(&framed, &self.preprocess))
+    }
+
     /// Preprocessed images (CHW, as [`Self::pixel_values`] gives) -> unit-norm embeddings.
     pub fn image_embeds_tensor(&self, pixels: &[&[f32]]) -> Result<Tensor<2>> {
         let size = self.config.vision_config.image_size;

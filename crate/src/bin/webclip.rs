@@ -175,6 +175,10 @@ struct EvalArgs {
     /// (PNG), to see what the held-out style looks like
     #[arg(long)]
     save_drawings: Option<PathBuf>,
+    /// Show the model the square around each drawing's ink, as the Draw screen does, rather
+    /// than the whole sheet
+    #[arg(long)]
+    frame_ink: bool,
     /// Print {"zero_shot": .., "linear_probe": {"1": ..}} instead of a table
     #[arg(long)]
     json: bool,
@@ -186,8 +190,8 @@ struct TrainArgs {
     #[arg(long)]
     out: PathBuf,
     /// "sketches" (built-in generator), "sketches-wide" (the same, spread anywhere on the sheet,
-    /// larger tilts, thinner pens: for fine-tuning with --from) or a JSONL file of
-    /// {"image": PATH, "text": CAPTION}
+    /// larger tilts, thinner pens: for fine-tuning with --from), "sketches-mixed" (wide and
+    /// standard drawings in turn) or a JSONL file of {"image": PATH, "text": CAPTION}
     #[arg(long, default_value = "sketches")]
     data: String,
     /// Continue the run saved in --out (all other settings come from it)
@@ -406,19 +410,27 @@ fn evaluate(args: EvalArgs) -> Result<ExitCode> {
     let model = load(&args.model)?;
     // Drawn at twice the model's input size, as training draws them.
     let size = 2 * model.config.vision_config.image_size as u32;
-    let test = eval::sketch_features(&model, args.per_category, 0, size)?;
+    let framing = if args.frame_ink {
+        eval::Framing::Ink
+    } else {
+        eval::Framing::Sheet
+    };
+    let test = eval::sketch_features(&model, args.per_category, 0, size, framing)?;
     let zero_shot = eval::zero_shot(&model, &test, template)?;
     let probes = args
         .shots
         .iter()
-        .map(|&k| eval::linear_probe(&model, &test, k, size).map(|acc| (k, acc)))
+        .map(|&k| eval::linear_probe(&model, &test, k, size, framing).map(|acc| (k, acc)))
         .collect::<Result<Vec<_>>>()?;
     if let Some(dir) = &args.save_drawings {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
         for variation in Variation::ALL {
             for (category, name) in CATEGORIES.iter().enumerate() {
                 let path = dir.join(format!("{}-{name}.png", variation.name()));
-                eval::drawings::held_out_drawing(category, variation, category as u64, size)
+                let drawing =
+                    eval::drawings::held_out_drawing(category, variation, category as u64, size);
+                framing
+                    .apply(drawing)
                     .save(&path)
                     .map_err(|e| Error::Input(format!("cannot write {}: {e}", path.display())))?;
             }
@@ -428,7 +440,8 @@ fn evaluate(args: EvalArgs) -> Result<ExitCode> {
     let held_out = Variation::ALL
         .iter()
         .map(|&variation| {
-            let features = eval::held_out_features(&model, args.per_category, variation, size)?;
+            let features =
+                eval::held_out_features(&model, args.per_category, variation, size, framing)?;
             Ok((variation, eval::zero_shot(&model, &features, template)?))
         })
         .collect::<Result<Vec<_>>>()?;
@@ -506,16 +519,17 @@ fn train(args: TrainArgs) -> Result<ExitCode> {
             )));
         }
         let mut options = TrainOptions::sketches();
-        match args.data.as_str() {
-            "sketches" => {}
-            "sketches-wide" => {
-                if let DataSource::Sketches { spread, .. } = &mut options.data {
-                    *spread = Spread::Wide;
-                }
-            }
-            file => {
-                options.data = DataSource::Pairs {
-                    file: PathBuf::from(file),
+        let spread = match args.data.as_str() {
+            "sketches" => Some(Spread::Standard),
+            "sketches-wide" => Some(Spread::Wide),
+            "sketches-mixed" => Some(Spread::Mixed),
+            _ => None,
+        };
+        match (&mut options.data, spread) {
+            (DataSource::Sketches { spread, .. }, Some(chosen)) => *spread = chosen,
+            (data, _) => {
+                *data = DataSource::Pairs {
+                    file: PathBuf::from(&args.data),
                 }
             }
         }

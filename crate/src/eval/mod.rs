@@ -20,6 +20,25 @@ pub const EVAL_TEMPLATE: &str = "a drawing of a {}";
 /// (both above every training seed).
 const PROBE_SEED_OFFSET: u64 = 1 << 40;
 
+/// What the model is shown of each drawing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Framing {
+    /// The whole sheet, as drawn.
+    Sheet,
+    /// The square around the ink ([`sketch::frame_ink`]), as the Draw
+    /// screen shows its drawings.
+    Ink,
+}
+
+impl Framing {
+    pub fn apply(self, drawing: image::RgbImage) -> image::RgbImage {
+        match self {
+            Framing::Sheet => drawing,
+            Framing::Ink => sketch::frame_ink(&drawing),
+        }
+    }
+}
+
 /// Image embeddings of drawings, with their categories.
 pub struct Features {
     pub rows: Vec<Vec<f32>>,
@@ -33,8 +52,9 @@ pub fn sketch_features(
     per_category: usize,
     offset: u64,
     size: u32,
+    framing: Framing,
 ) -> Result<Features> {
-    features(model, per_category, |category, i| {
+    features(model, per_category, framing, |category, i| {
         sketch::draw_category(
             category,
             EVAL_SEED_BASE + offset + i,
@@ -52,23 +72,25 @@ pub fn held_out_features(
     per_category: usize,
     variation: drawings::Variation,
     size: u32,
+    framing: Framing,
 ) -> Result<Features> {
-    features(model, per_category, |category, i| {
+    features(model, per_category, framing, |category, i| {
         drawings::held_out_drawing(category, variation, i, size)
     })
 }
 
 /// `draw(category, i)` for the categories in turn, `per_category` rounds,
-/// embedded by `model`.
+/// framed and embedded by `model`.
 fn features(
     model: &ClipPipeline,
     per_category: usize,
+    framing: Framing,
     draw: impl Fn(usize, u64) -> image::RgbImage,
 ) -> Result<Features> {
     let (mut labels, mut pixels) = (Vec::new(), Vec::new());
     for i in 0..per_category * CATEGORIES.len() {
         let category = i % CATEGORIES.len();
-        let image = draw(category, i as u64);
+        let image = framing.apply(draw(category, i as u64));
         pixels.push(crate::preprocess::preprocess(&image, &model.preprocess));
         labels.push(category);
     }
@@ -114,9 +136,15 @@ pub fn zero_shot(model: &ClipPipeline, features: &Features, template: &str) -> R
 }
 
 /// Accuracy on `test` of a linear probe trained on `shots` drawings per
-/// category (fresh ones, not in `test`).
-pub fn linear_probe(model: &ClipPipeline, test: &Features, shots: usize, size: u32) -> Result<f32> {
-    let train = sketch_features(model, shots, PROBE_SEED_OFFSET, size)?;
+/// category (fresh ones, not in `test`, framed alike).
+pub fn linear_probe(
+    model: &ClipPipeline,
+    test: &Features,
+    shots: usize,
+    size: u32,
+    framing: Framing,
+) -> Result<f32> {
+    let train = sketch_features(model, shots, PROBE_SEED_OFFSET, size, framing)?;
     let probe = LinearProbe::fit(&train.rows, &train.labels, CATEGORIES.len())?;
     let n = CATEGORIES.len();
     let mut confusion = vec![vec![0u32; n]; n];

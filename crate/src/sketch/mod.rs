@@ -16,6 +16,7 @@
 
 mod canvas;
 mod captions;
+mod frame;
 mod geometry;
 mod pen;
 mod placement;
@@ -26,6 +27,7 @@ use image::RgbImage;
 use crate::rng::Rng;
 use canvas::{Canvas, lay_paper};
 use captions::{Claims, caption};
+pub use frame::frame_ink;
 use pen::{INKS, Pen};
 pub use placement::Spread;
 use placement::{Place, Placement};
@@ -98,7 +100,8 @@ pub fn draw(seed: u64, size: u32, spread: Spread) -> Sketch {
 }
 
 /// Draws a sketch of `category` (an index into [`CATEGORIES`]) on a
-/// `size` x `size` sheet.
+/// `size` x `size` sheet. A [`Spread::Mixed`] drawing takes its spread
+/// from the seed.
 ///
 /// # Panics
 ///
@@ -109,6 +112,7 @@ pub fn draw_category(category: usize, seed: u64, size: u32, spread: Spread) -> S
         "category {category} out of range"
     );
     let mut rng = Rng::new(seed ^ (category as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
+    let spread = spread.of_drawing(seed);
     let mut shape = Shape::default();
     SHAPES[category](&mut shape, &mut rng);
     let placement = Placement::pick(category, &shape, spread, &mut rng);
@@ -196,6 +200,24 @@ mod tests {
             let c = draw_category(a.category, seed, SIZE, Spread::Standard);
             assert_eq!(a.image, c.image);
         }
+    }
+
+    #[test]
+    fn mixed_spread_alternates_wide_and_standard() {
+        for seed in 0..4 {
+            let mixed = draw(seed, SIZE, Spread::Mixed);
+            let own = if seed % 2 == 0 {
+                Spread::Wide
+            } else {
+                Spread::Standard
+            };
+            assert_eq!(mixed.image, draw(seed, SIZE, own).image, "seed {seed}");
+        }
+        // Wide and standard drawings of the same seed differ.
+        assert_ne!(
+            draw(0, SIZE, Spread::Wide).image,
+            draw(0, SIZE, Spread::Standard).image
+        );
     }
 
     #[test]

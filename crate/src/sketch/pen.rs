@@ -57,7 +57,7 @@ impl Pen {
         // and thin pens more common.
         let thinnest = match spread {
             Spread::Standard => 2.0,
-            Spread::Wide => 1.2,
+            Spread::Wide | Spread::Mixed => 1.2,
         };
         let widest = (extent * 128.0 * 0.08).clamp(2.4, 7.0);
         let u = rng.f32();

@@ -80,6 +80,21 @@ pub enum Spread {
     /// to learn from scratch in the time budget: for fine-tuning one that
     /// knows the standard drawings.
     Wide,
+    /// Wide and standard drawings in turn: fine-tuning on it teaches the
+    /// wide drawings without forgetting the standard ones.
+    Mixed,
+}
+
+impl Spread {
+    /// The spread of drawing number `n` of a sequence: [`Spread::Mixed`]
+    /// alternates, wide first; the others are the same for every drawing.
+    pub fn of_drawing(self, n: u64) -> Spread {
+        match self {
+            Spread::Mixed if n % 2 == 0 => Spread::Wide,
+            Spread::Mixed => Spread::Standard,
+            spread => spread,
+        }
+    }
 }
 
 /// Size classes: caption word, probability, and the range of the drawing's
@@ -122,7 +137,7 @@ impl Placement {
         // People's drawings lean, often by a good 30 degrees.
         let lean = match spread {
             Spread::Standard => 0.3,
-            Spread::Wide => 0.6,
+            Spread::Wide | Spread::Mixed => 0.6,
         };
         let rot = match CATEGORIES[category] {
             "circle" | "arrow" | "spiral" => rng.range(0.0, TAU),
@@ -147,7 +162,7 @@ impl Placement {
         let span = hi - lo;
         let (size_word, extent, place, centre) = match spread {
             Spread::Standard => standard_spot(class, span, rng),
-            Spread::Wide => wide_spot(class, span, rng),
+            Spread::Wide | Spread::Mixed => wide_spot(class, span, rng),
         };
         let scale = scale_for(extent, span);
         Placement {

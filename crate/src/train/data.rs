@@ -106,7 +106,7 @@ impl Data {
                         let drawing_seed = Rng::new(seed ^ index.wrapping_mul(0x9E37_79B9))
                             .next_u64()
                             % EVAL_SEED_BASE;
-                        let sketch = sketch::draw(drawing_seed, *size, *spread);
+                        let sketch = sketch::draw(drawing_seed, *size, spread.of_drawing(index));
                         Ok(Pair {
                             image: sketch.image,
                             text: sketch.caption,

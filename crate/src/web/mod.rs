@@ -258,17 +258,24 @@ impl WebClip {
         })
     }
 
-    /// Zero-shot probabilities of `labels` for one encoded image file.
+    /// Zero-shot probabilities of `labels` for one encoded image file; with
+    /// `frame_ink`, of the square around the drawing's ink rather than the
+    /// whole image.
     pub fn classify(
         &self,
         bytes: Vec<u8>,
         labels: Vec<String>,
         template: Option<String>,
+        frame_ink: Option<bool>,
     ) -> Promise {
         let model = Rc::clone(&self.model);
         let encoded = Rc::clone(&self.images_encoded);
         future_to_promise(async move {
-            let pixels = model.pixel_values(&bytes, "file").map_err(js_error)?;
+            let pixels = match frame_ink {
+                Some(true) => model.drawing_pixel_values(&bytes, "file"),
+                _ => model.pixel_values(&bytes, "file"),
+            }
+            .map_err(js_error)?;
             encoded.set(encoded.get() + 1.0);
             let template = template.unwrap_or_else(|| DEFAULT_TEMPLATE.to_string());
             model
