@@ -7,6 +7,7 @@ use std::sync::Mutex;
 #[cfg(not(target_family = "wasm"))]
 use burn::cubecl::future::block_on;
 use burn::tensor::{Device, Tensor, TensorData};
+use image::RgbImage;
 
 use crate::config::ClipConfig;
 use crate::error::{Error, Result};
@@ -15,6 +16,7 @@ use crate::model::Clip;
 use crate::model::safetensors::WeightBytes;
 use crate::model::weights::load_clip;
 use crate::preprocess::{self, PreprocessConfig};
+use crate::sketch;
 use crate::tokenizer::ClipTokenizer;
 
 pub const CONFIG_FILE: &str = "config.json";
@@ -217,14 +219,6 @@ impl ClipPipeline {
         preprocess::pixel_values(bytes, name, &self.preprocess)
     }
 
-    /// [`Self::pixel_values`] of the square around a drawing's ink
-    /// ([`crate::sketch::frame_ink`]): a drawing as the Draw screen judges it.
-    pub fn drawing_pixel_values(&self, bytes: &[u8], name: &str) -> Result<Vec<f32>> {
-        let drawing = preprocess::decode_image(bytes, name)?;
-        let framed = crate::sketch::frame_ink(&drawing);
-        Ok(preprocess::preprocess(&framed, &self.preprocess))
-    }
-
     /// Preprocessed images (CHW, as [`Self::pixel_values`] gives) -> unit-norm embeddings.
     pub fn image_embeds_tensor(&self, pixels: &[&[f32]]) -> Result<Tensor<2>> {
         let size = self.config.vision_config.image_size;
@@ -344,6 +338,21 @@ pub async fn read_rows_async(tensor: Tensor<2>) -> Result<Vec<Vec<f32>>> {
     Ok(split_rows(values, dim))
 }
 
+/// The unit vector along the sum of `rows` (each of them unit-norm, so the
+/// sum is never zero in practice; a zero sum stays zero).
+fn mean_direction(rows: impl Iterator<Item = Vec<f32>>) -> Vec<f32> {
+    let mut sum: Vec<f32> = Vec::new();
+    for row in rows {
+        sum.resize(row.len(), 0.0);
+        sum.iter_mut().zip(&row).for_each(|(s, v)| *s += v);
+    }
+    let norm = sum.iter().map(|v| v * v).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        sum.iter_mut().for_each(|v| *v /= norm);
+    }
+    sum
+}
+
 /// The last cause of the runtime's multi-line error report (its root).
 fn innermost_cause(report: &str) -> &str {
     report
@@ -377,6 +386,27 @@ impl ClipPipeline {
         read_rows_async(self.image_embeds_batched(pixels)?).await
     }
 
+    /// Unit-norm embeddings of drawings, in order: each the mean direction
+    /// of its ink's framed views ([`sketch::ink_views`]), so a drawing made
+    /// small or in a corner counts like a large one in the middle.
+    pub async fn embed_drawings_async(&self, drawings: &[RgbImage]) -> Result<Vec<Vec<f32>>> {
+        let (mut pixels, mut views) = (Vec::new(), Vec::new());
+        for drawing in drawings {
+            let framed = sketch::ink_views(drawing);
+            views.push(framed.len());
+            pixels.extend(
+                framed
+                    .iter()
+                    .map(|v| preprocess::preprocess(v, &self.preprocess)),
+            );
+        }
+        let mut rows = self.embed_images_async(&pixels).await?.into_iter();
+        Ok(views
+            .into_iter()
+            .map(|n| mean_direction(rows.by_ref().take(n)))
+            .collect())
+    }
+
     /// Unit-norm embeddings of texts, in order; each distinct text is encoded
     /// once per model and then served from the cache.
     pub async fn embed_texts_async(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
@@ -406,6 +436,10 @@ pub fn read_rows(tensor: Tensor<2>) -> Result<Vec<Vec<f32>>> {
 impl ClipPipeline {
     pub fn embed_images(&self, pixels: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
         block_on(self.embed_images_async(pixels))
+    }
+
+    pub fn embed_drawings(&self, drawings: &[RgbImage]) -> Result<Vec<Vec<f32>>> {
+        block_on(self.embed_drawings_async(drawings))
     }
 
     pub fn embed_texts(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {

@@ -175,8 +175,8 @@ struct EvalArgs {
     /// (PNG), to see what the held-out style looks like
     #[arg(long)]
     save_drawings: Option<PathBuf>,
-    /// Show the model the square around each drawing's ink, as the Draw screen does, rather
-    /// than the whole sheet
+    /// Show the model each drawing's ink framed, as the Draw screen does, rather than the whole
+    /// sheet
     #[arg(long)]
     frame_ink: bool,
     /// Print {"zero_shot": .., "linear_probe": {"1": ..}} instead of a table
@@ -427,10 +427,7 @@ fn evaluate(args: EvalArgs) -> Result<ExitCode> {
         for variation in Variation::ALL {
             for (category, name) in CATEGORIES.iter().enumerate() {
                 let path = dir.join(format!("{}-{name}.png", variation.name()));
-                let drawing =
-                    eval::drawings::held_out_drawing(category, variation, category as u64, size);
-                framing
-                    .apply(drawing)
+                eval::drawings::held_out_drawing(category, variation, category as u64, size)
                     .save(&path)
                     .map_err(|e| Error::Input(format!("cannot write {}: {e}", path.display())))?;
             }

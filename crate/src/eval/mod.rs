@@ -25,18 +25,9 @@ const PROBE_SEED_OFFSET: u64 = 1 << 40;
 pub enum Framing {
     /// The whole sheet, as drawn.
     Sheet,
-    /// The square around the ink ([`sketch::frame_ink`]), as the Draw
-    /// screen shows its drawings.
+    /// Views framing the ink ([`ClipPipeline::embed_drawings`]), as the
+    /// Draw screen judges its drawings.
     Ink,
-}
-
-impl Framing {
-    pub fn apply(self, drawing: image::RgbImage) -> image::RgbImage {
-        match self {
-            Framing::Sheet => drawing,
-            Framing::Ink => sketch::frame_ink(&drawing),
-        }
-    }
 }
 
 /// Image embeddings of drawings, with their categories.
@@ -87,14 +78,21 @@ fn features(
     framing: Framing,
     draw: impl Fn(usize, u64) -> image::RgbImage,
 ) -> Result<Features> {
-    let (mut labels, mut pixels) = (Vec::new(), Vec::new());
-    for i in 0..per_category * CATEGORIES.len() {
-        let category = i % CATEGORIES.len();
-        let image = framing.apply(draw(category, i as u64));
-        pixels.push(crate::preprocess::preprocess(&image, &model.preprocess));
-        labels.push(category);
-    }
-    let rows = model.embed_images(&pixels)?;
+    let labels: Vec<usize> = (0..per_category * CATEGORIES.len())
+        .map(|i| i % CATEGORIES.len())
+        .collect();
+    let drawings: Vec<_> = (labels.iter().enumerate())
+        .map(|(i, &category)| draw(category, i as u64))
+        .collect();
+    let rows = match framing {
+        Framing::Sheet => {
+            let pixels: Vec<_> = (drawings.iter())
+                .map(|d| crate::preprocess::preprocess(d, &model.preprocess))
+                .collect();
+            model.embed_images(&pixels)?
+        }
+        Framing::Ink => model.embed_drawings(&drawings)?,
+    };
     Ok(Features { rows, labels })
 }
 

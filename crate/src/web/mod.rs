@@ -259,8 +259,8 @@ impl WebClip {
     }
 
     /// Zero-shot probabilities of `labels` for one encoded image file; with
-    /// `frame_ink`, of the square around the drawing's ink rather than the
-    /// whole image.
+    /// `frame_ink`, of the drawing's ink framed rather than the whole image
+    /// ([`ClipPipeline::embed_drawings_async`]).
     pub fn classify(
         &self,
         bytes: Vec<u8>,
@@ -271,18 +271,19 @@ impl WebClip {
         let model = Rc::clone(&self.model);
         let encoded = Rc::clone(&self.images_encoded);
         future_to_promise(async move {
-            let pixels = match frame_ink {
-                Some(true) => model.drawing_pixel_values(&bytes, "file"),
-                _ => model.pixel_values(&bytes, "file"),
-            }
-            .map_err(js_error)?;
-            encoded.set(encoded.get() + 1.0);
             let template = template.unwrap_or_else(|| DEFAULT_TEMPLATE.to_string());
-            model
-                .classify_async(&[pixels], &labels, &template)
-                .await
-                .map(flat)
-                .map_err(js_error)
+            let probs = if frame_ink == Some(true) {
+                let drawing = crate::preprocess::decode_image(&bytes, "file").map_err(js_error)?;
+                let embedding = model.embed_drawings_async(&[drawing]).await;
+                encoded.set(encoded.get() + 1.0);
+                (model.label_embeddings_async(&embedding.map_err(js_error)?, &labels, &template))
+                    .await
+            } else {
+                let pixels = model.pixel_values(&bytes, "file").map_err(js_error)?;
+                encoded.set(encoded.get() + 1.0);
+                model.classify_async(&[pixels], &labels, &template).await
+            };
+            probs.map(flat).map_err(js_error)
         })
     }
 }
