@@ -5,8 +5,9 @@
 //!
 //! A small model's reading of a drawing can hinge on its exact size in the
 //! grid (the bundled model reads the held-out style's clouds right at 60%
-//! of the frame and wrong at 80%), so a drawing is framed several times,
-//! at [`FILLS`], and judged by the mean of those views' embeddings.
+//! of the frame and wrong at 80%) and on its tilt, so a drawing is framed
+//! at each of [`FILLS`], each frame also turned by [`TURNS`], and judged by
+//! the mean of those views' embeddings.
 
 use image::{Rgb, RgbImage};
 
@@ -17,19 +18,30 @@ const INK_CONTRAST: i32 = 80;
 
 /// The drawing's larger side as a share of each framed view: around the
 /// size of the generator's large drawings.
-pub const FILLS: [f32; 5] = [0.65, 0.7, 0.75, 0.8, 0.85];
+pub const FILLS: [f32; 3] = [0.65, 0.75, 0.85];
+
+/// Each frame as it is and turned both ways, in degrees: people's drawings
+/// lean, and a turn either way brings one that leans back upright.
+pub const TURNS: [f32; 3] = [0.0, -15.0, 15.0];
 
 /// The frame is never smaller than this share of the sheet's shorter side,
 /// so a stray dot is not blown up to fill the model's input.
 const LEAST_FRAME: f32 = 0.25;
 
 /// The views of `image` a drawing is judged by: its ink framed at each of
-/// [`FILLS`]; the image alone when it holds no ink.
+/// [`FILLS`], each frame turned by each of [`TURNS`]; the image alone when
+/// it holds no ink.
 pub fn ink_views(image: &RgbImage) -> Vec<RgbImage> {
-    match ink_box(image) {
-        Some(ink) => FILLS.iter().map(|&fill| frame(image, &ink, fill)).collect(),
-        None => vec![image.clone()],
-    }
+    let Some(ink) = ink_box(image) else {
+        return vec![image.clone()];
+    };
+    FILLS
+        .iter()
+        .flat_map(|&fill| {
+            let framed = frame(image, &ink, fill);
+            TURNS.map(|degrees| turn(&framed, degrees, ink.paper))
+        })
+        .collect()
 }
 
 /// Where the ink of a sheet is, and the sheet's paper colour.
@@ -95,6 +107,45 @@ fn frame(image: &RgbImage, ink: &Ink, fill: f32) -> RgbImage {
     })
 }
 
+/// `image` turned by `degrees` about its centre (bilinear; paper where the
+/// turned image leaves the square uncovered).
+fn turn(image: &RgbImage, degrees: f32, paper: Rgb<u8>) -> RgbImage {
+    if degrees == 0.0 {
+        return image.clone();
+    }
+    let (width, height) = image.dimensions();
+    let (sin, cos) = degrees.to_radians().sin_cos();
+    let (cx, cy) = (width as f32 / 2.0, height as f32 / 2.0);
+    let at = |x: f32, y: f32| -> [f32; 3] {
+        let inside = x >= 0.0 && y >= 0.0 && x < width as f32 && y < height as f32;
+        let pixel = if inside {
+            *image.get_pixel(x as u32, y as u32)
+        } else {
+            paper
+        };
+        pixel.0.map(f32::from)
+    };
+    RgbImage::from_fn(width, height, |x, y| {
+        // The point of the unturned image that lands on this pixel's centre.
+        let (dx, dy) = (x as f32 + 0.5 - cx, y as f32 + 0.5 - cy);
+        let sx = cos * dx + sin * dy + cx - 0.5;
+        let sy = -sin * dx + cos * dy + cy - 0.5;
+        let (x0, y0) = (sx.floor(), sy.floor());
+        let (fx, fy) = (sx - x0, sy - y0);
+        let corners = [
+            at(x0, y0),
+            at(x0 + 1.0, y0),
+            at(x0, y0 + 1.0),
+            at(x0 + 1.0, y0 + 1.0),
+        ];
+        Rgb(std::array::from_fn(|c| {
+            let top = corners[0][c] * (1.0 - fx) + corners[1][c] * fx;
+            let bottom = corners[2][c] * (1.0 - fx) + corners[3][c] * fx;
+            (top * (1.0 - fy) + bottom * fy).round() as u8
+        }))
+    })
+}
+
 /// Each channel's median over the pixels of the sheet's border: the paper
 /// colour even where a drawing touches the edge.
 fn paper_colour(image: &RgbImage) -> Rgb<u8> {
@@ -150,7 +201,7 @@ mod tests {
         // The larger side, 60, fills 80% of the frame: 75 pixels square.
         assert_eq!(framed.dimensions(), (75, 75));
         let sides: Vec<u32> = ink_views(&image).iter().map(|v| v.width()).collect();
-        assert_eq!(sides, [92, 86, 80, 75, 71]);
+        assert_eq!(sides, [92, 92, 92, 80, 80, 80, 71, 71, 71]);
         let (l, t, r, b) = ink_box(&framed, paper);
         assert_eq!((r - l, b - t), (60, 30));
         // Centred: equal paper on either side (to a pixel).
@@ -173,6 +224,38 @@ mod tests {
         assert_eq!(frame_ink(&blank, 0.8), blank);
         assert_eq!(ink_views(&blank), vec![blank]);
         assert_eq!(frame_ink(&sheet(0, 0, paper), 0.8).dimensions(), (0, 0));
+    }
+
+    #[test]
+    fn a_turned_view_turns_the_drawing_about_the_centre() {
+        let paper = [255; 3];
+        let mut image = sheet(101, 101, paper);
+        // A horizontal bar through the centre.
+        for x in 10..91 {
+            image.put_pixel(x, 50, Rgb([0; 3]));
+        }
+        assert_eq!(turn(&image, 0.0, Rgb(paper)), image);
+        let turned = turn(&image, 90.0, Rgb(paper));
+        // Now a vertical one, and the sheet's corners stay paper.
+        for y in 12..89 {
+            assert!(turned.get_pixel(50, y).0[0] < 40, "row {y}");
+        }
+        assert!(turned.get_pixel(20, 50).0[0] > 215);
+        assert_eq!(turned.get_pixel(0, 0).0, paper);
+        let views = ink_views(&image);
+        assert_eq!(views.len(), FILLS.len() * TURNS.len());
+        // A view turned by 15 degrees: the bar's ends move up and down.
+        let (left, right) = (ink_rows(&views[1], 0.2), ink_rows(&views[1], 0.8));
+        assert!((left - right).abs() > 5.0, "{left} {right}");
+    }
+
+    /// The mean row of the ink in the column at `share` of the width.
+    fn ink_rows(image: &RgbImage, share: f32) -> f32 {
+        let x = (share * image.width() as f32) as u32;
+        let rows: Vec<u32> = (0..image.height())
+            .filter(|&y| image.get_pixel(x, y).0[0] < 128)
+            .collect();
+        rows.iter().sum::<u32>() as f32 / rows.len().max(1) as f32
     }
 
     #[test]
