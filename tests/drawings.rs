@@ -22,9 +22,10 @@ fn a_drawing_shrunk_into_a_corner_reads_like_the_drawing_itself() {
         let category = CATEGORIES.iter().position(|c| *c == name).unwrap();
         // The held-out style (training never saw it), centred on a 128 sheet.
         let drawing = held_out_drawing(category, Variation::Centred, 3, 128);
-        // Its own paper is white or nearly so: pasted at the top left of a
-        // white sheet three times its size, it is a small drawing in a corner.
-        let mut sheet = RgbImage::from_pixel(384, 384, Rgb([255; 3]));
+        // Pasted at the top left of a sheet of its paper three times its
+        // size, it is a small drawing in a corner.
+        let paper: Rgb<u8> = *drawing.get_pixel(0, 0);
+        let mut sheet = RgbImage::from_pixel(384, 384, paper);
         image::imageops::replace(&mut sheet, &drawing, 0, 0);
         let rows = model.embed_drawings(&[drawing, sheet]).unwrap();
         assert!(rows.iter().flatten().all(|v| v.is_finite()));

@@ -177,7 +177,7 @@ mod tests {
         RgbImage::from_pixel(width, height, Rgb(paper))
     }
 
-    fn ink_box(image: &RgbImage, paper: [u8; 3]) -> (u32, u32, u32, u32) {
+    fn drawn_box(image: &RgbImage, paper: [u8; 3]) -> (u32, u32, u32, u32) {
         let (mut l, mut t, mut r, mut b) = (u32::MAX, u32::MAX, 0, 0);
         for (x, y, p) in image.enumerate_pixels() {
             if p.0 != paper {
@@ -202,7 +202,7 @@ mod tests {
         assert_eq!(framed.dimensions(), (75, 75));
         let sides: Vec<u32> = ink_views(&image).iter().map(|v| v.width()).collect();
         assert_eq!(sides, [92, 92, 92, 80, 80, 80, 71, 71, 71]);
-        let (l, t, r, b) = ink_box(&framed, paper);
+        let (l, t, r, b) = drawn_box(&framed, paper);
         assert_eq!((r - l, b - t), (60, 30));
         // Centred: equal paper on either side (to a pixel).
         assert!((l as i32 - (75 - r) as i32).abs() <= 1, "{l} {r}");
@@ -219,7 +219,7 @@ mod tests {
         let framed = frame_ink(&image, 0.8);
         // 100 wide at 80%: 125 square, the line across its middle.
         assert_eq!(framed.dimensions(), (125, 125));
-        assert_eq!(ink_box(&framed, paper), (12, 62, 112, 63));
+        assert_eq!(drawn_box(&framed, paper), (12, 62, 112, 63));
         let blank = sheet(30, 40, paper);
         assert_eq!(frame_ink(&blank, 0.8), blank);
         assert_eq!(ink_views(&blank), vec![blank]);
