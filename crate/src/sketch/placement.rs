@@ -90,7 +90,7 @@ impl Spread {
     /// alternates, wide first; the others are the same for every drawing.
     pub fn of_drawing(self, n: u64) -> Spread {
         match self {
-            Spread::Mixed if n % 2 == 0 => Spread::Wide,
+            Spread::Mixed if n.is_multiple_of(2) => Spread::Wide,
             Spread::Mixed => Spread::Standard,
             spread => spread,
         }
