@@ -95,8 +95,9 @@ export declare class ClipModel {
   /**
    * Zero-shot classification: softmax over the labels written into
    * `template` (default "a photo of a {}"; `{}` is the label). With
-   * `frameInk`, the image is a drawing and the model sees the square around
-   * its ink, so a drawing made small or in a corner counts like a large,
+   * `frameInk`, the image is a drawing and the model sees its ink framed at
+   * three sizes, each turned slightly both ways (nine views, averaged), so a
+   * drawing made small, in a corner or leaning counts like a large, upright,
    * centred one.
    */
   classify(

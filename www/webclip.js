@@ -142,7 +142,7 @@ export class ClipModel {
   /**
    * Zero-shot classification: `{ labels, probs }`, probs in the order of labels.
    * Without a template the module's own default applies ("a photo of a {}").
-   * `{ frameInk: true }`: the image is a drawing, judged by the square around its ink.
+   * `{ frameInk: true }`: the image is a drawing, judged by views framing its ink.
    */
   async classify(image, labels, template, { frameInk = false } = {}) {
     labels = stringList(labels, "labels");

@@ -150,10 +150,12 @@ fn turn(image: &RgbImage, degrees: f32, paper: Rgb<u8>) -> RgbImage {
 /// colour even where a drawing touches the edge.
 fn paper_colour(image: &RgbImage) -> Rgb<u8> {
     let (width, height) = image.dimensions();
-    let border: Vec<&Rgb<u8>> = image
-        .enumerate_pixels()
-        .filter(|(x, y, _)| *x == 0 || *y == 0 || *x + 1 == width || *y + 1 == height)
-        .map(|(_, _, p)| p)
+    // Top and bottom rows, then the left and right columns between them.
+    let rows = (0..width).flat_map(|x| [(x, 0), (x, height - 1)]);
+    let columns = (1..height.saturating_sub(1)).flat_map(|y| [(0, y), (width - 1, y)]);
+    let border: Vec<&Rgb<u8>> = rows
+        .chain(columns)
+        .map(|(x, y)| image.get_pixel(x, y))
         .collect();
     Rgb(std::array::from_fn(|c| {
         let mut values: Vec<u8> = border.iter().map(|p| p[c]).collect();

@@ -27,7 +27,7 @@ use image::RgbImage;
 use crate::rng::Rng;
 use canvas::{Canvas, lay_paper};
 use captions::{Claims, caption};
-pub use frame::{FILLS, ink_views};
+pub use frame::ink_views;
 use pen::{INKS, Pen};
 pub use placement::Spread;
 use placement::{Place, Placement};

@@ -274,8 +274,8 @@ impl WebClip {
             let template = template.unwrap_or_else(|| DEFAULT_TEMPLATE.to_string());
             let probs = if frame_ink == Some(true) {
                 let drawing = crate::preprocess::decode_image(&bytes, "file").map_err(js_error)?;
-                let embedding = model.embed_drawings_async(&[drawing]).await;
                 encoded.set(encoded.get() + 1.0);
+                let embedding = model.embed_drawings_async(&[drawing]).await;
                 (model.label_embeddings_async(&embedding.map_err(js_error)?, &labels, &template))
                     .await
             } else {
