@@ -112,11 +112,11 @@ pub fn draw_category(category: usize, seed: u64, size: u32, spread: Spread) -> S
         "category {category} out of range"
     );
     let mut rng = Rng::new(seed ^ (category as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
-    let spread = spread.of_drawing(seed);
+    let wide = spread.of_drawing(seed) == Spread::Wide;
     let mut shape = Shape::default();
     SHAPES[category](&mut shape, &mut rng);
-    let placement = Placement::pick(category, &shape, spread, &mut rng);
-    let pen = Pen::pick(category, placement.extent, spread, &mut rng);
+    let placement = Placement::pick(category, &shape, wide, &mut rng);
+    let pen = Pen::pick(category, placement.extent, wide, &mut rng);
     let ink = INKS[pen.ink].0;
     let (caption, claims) = caption(&mut rng, CATEGORIES[category], ink, &placement);
     let truth = Truth {

@@ -6,7 +6,7 @@ use std::f32::consts::TAU;
 use super::CATEGORIES;
 use super::canvas::Canvas;
 use super::geometry::*;
-use super::placement::{Placement, Spread};
+use super::placement::Placement;
 use super::shapes::{Mark, Shape};
 use crate::rng::Rng;
 
@@ -44,7 +44,7 @@ pub(super) struct Pen {
 }
 
 impl Pen {
-    pub(super) fn pick(category: usize, extent: f32, spread: Spread, rng: &mut Rng) -> Self {
+    pub(super) fn pick(category: usize, extent: f32, wide: bool, rng: &mut Rng) -> Self {
         let ink = if rng.chance(0.34) {
             0
         } else {
@@ -55,10 +55,7 @@ impl Pen {
         // Pen width in pixels at 128 px: from 2 (1.2 for the wide spread) to
         // 7, thinner for small drawings so that they do not turn into blots,
         // and thin pens more common.
-        let thinnest = match spread {
-            Spread::Standard => 2.0,
-            Spread::Wide | Spread::Mixed => 1.2,
-        };
+        let thinnest = if wide { 1.2 } else { 2.0 };
         let widest = (extent * 128.0 * 0.08).clamp(2.4, 7.0);
         let u = rng.f32();
         let width = thinnest + (widest - thinnest) * u * u.sqrt();

@@ -133,12 +133,9 @@ pub(super) struct Placement {
 }
 
 impl Placement {
-    pub(super) fn pick(category: usize, shape: &Shape, spread: Spread, rng: &mut Rng) -> Self {
+    pub(super) fn pick(category: usize, shape: &Shape, wide: bool, rng: &mut Rng) -> Self {
         // People's drawings lean, often by a good 30 degrees.
-        let lean = match spread {
-            Spread::Standard => 0.3,
-            Spread::Wide | Spread::Mixed => 0.6,
-        };
+        let lean = if wide { 0.6 } else { 0.3 };
         let rot = match CATEGORIES[category] {
             "circle" | "arrow" | "spiral" => rng.range(0.0, TAU),
             "moon" => rng.range(-lean - 0.3, lean + 0.3),
@@ -160,9 +157,10 @@ impl Placement {
             2
         };
         let span = hi - lo;
-        let (size_word, extent, place, centre) = match spread {
-            Spread::Standard => standard_spot(class, span, rng),
-            Spread::Wide | Spread::Mixed => wide_spot(class, span, rng),
+        let (size_word, extent, place, centre) = if wide {
+            wide_spot(class, span, rng)
+        } else {
+            standard_spot(class, span, rng)
         };
         let scale = scale_for(extent, span);
         Placement {
