@@ -288,28 +288,26 @@ pub(super) fn scallops(c: V2, rx: f32, ry: f32, n: usize, flat: f32, rng: &mut R
     let mut pts = Vec::new();
     for i in 0..n {
         let (p, q) = (anchors[i], anchors[(i + 1) % n]);
-        let mid = (p + q) * 0.5;
-        let half = (q - p).len() * 0.5;
-        let a = atan2(p.y - mid.y, p.x - mid.x);
-        // Bulge away from the centre, and less on the bottom if asked.
-        let out = polar(a + FRAC_PI_2, 1.0);
-        let dir = if (mid - c).dot(out) > 0.0 { 1.0 } else { -1.0 };
-        let squash = if mid.y > c.y { 1.0 - flat } else { 1.0 };
-        let bump = arc(
-            ORIGIN,
-            half,
-            half * squash * rng.range(0.8, 1.1),
-            0.0,
-            dir * PI,
-        );
-        let (ca, sa) = (cos(a), sin(a));
-        pts.extend(
-            bump[..bump.len() - 1]
-                .iter()
-                .map(|b| mid + v(b.x * ca - b.y * sa, b.x * sa + b.y * ca)),
-        );
+        let squash = if (p + q).y * 0.5 > c.y { 1.0 - flat } else { 1.0 };
+        pts.extend(bump(p, q, c, squash * rng.range(0.8, 1.1)));
     }
     pts
+}
+
+/// A half-ellipse from `p` towards `q` (which it leaves out), bulging away
+/// from `c` by `depth` times half the distance between them.
+fn bump(p: V2, q: V2, c: V2, depth: f32) -> Vec<V2> {
+    let mid = (p + q) * 0.5;
+    let half = (q - p).len() * 0.5;
+    let a = atan2(p.y - mid.y, p.x - mid.x);
+    let out = polar(a + FRAC_PI_2, 1.0);
+    let dir = if (mid - c).dot(out) > 0.0 { 1.0 } else { -1.0 };
+    let arc = arc(ORIGIN, half, half * depth, 0.0, dir * PI);
+    let (ca, sa) = (cos(a), sin(a));
+    arc[..arc.len() - 1]
+        .iter()
+        .map(|b| mid + v(b.x * ca - b.y * sa, b.x * sa + b.y * ca))
+        .collect()
 }
 
 pub(super) fn flower(s: &mut Shape, rng: &mut Rng) {
@@ -512,9 +510,37 @@ pub(super) fn boat(s: &mut Shape, rng: &mut Rng) {
 }
 
 pub(super) fn cloud(s: &mut Shape, rng: &mut Rng) {
-    let n = rng.range_usize(6, 10);
-    let flat = rng.range(0.0, 0.8);
-    s.outline(scallops(ORIGIN, 1.0, rng.range(0.45, 0.6), n, flat, rng));
+    if rng.chance(0.5) {
+        let n = rng.range_usize(6, 10);
+        let flat = rng.range(0.0, 0.8);
+        s.outline(scallops(ORIGIN, 1.0, rng.range(0.45, 0.6), n, flat, rng));
+        return;
+    }
+    // The cloud most people doodle: a row of bumps, tallest in the middle,
+    // on a flat or gently curved base.
+    let base = rng.range(0.3, 0.5);
+    let centre = v(0.0, base - 0.4);
+    let n = rng.range_usize(2, 5);
+    let widths: Vec<f32> = (0..n).map(|_| rng.range(0.7, 1.3)).collect();
+    let total: f32 = widths.iter().sum();
+    let mut anchors = vec![v(-1.0, base)];
+    let mut x = -1.0;
+    for w in &widths[..n - 1] {
+        x += 2.0 * w / total;
+        let rise = rng.range(0.45, 0.75) * (1.0 - 0.45 * x.abs());
+        anchors.push(v(x, base - rise));
+    }
+    anchors.push(v(1.0, base));
+    let mut pts = Vec::new();
+    for pair in anchors.windows(2) {
+        pts.extend(bump(pair[0], pair[1], centre, rng.range(0.75, 1.05)));
+    }
+    let sag = rng.range(-0.04, 0.1);
+    pts.extend((0..8).map(|i| {
+        let x = 1.0 - 2.0 * i as f32 / 8.0;
+        v(x, base + sag * (1.0 - x * x))
+    }));
+    s.outline(pts);
 }
 
 pub(super) fn umbrella(s: &mut Shape, rng: &mut Rng) {
