@@ -46,14 +46,14 @@ pub fn sketch_features(
     framing: Framing,
 ) -> Result<Features> {
     features(model, per_category, framing, |category, i| {
-        sketch::draw_category(
-            category,
-            EVAL_SEED_BASE + offset + i,
-            size,
-            sketch::Spread::Standard,
-        )
-        .image
+        generator_drawing(category, offset + i, size)
     })
+}
+
+/// Drawing number `i` of `category` from the training generator, at a seed
+/// that training never uses.
+pub fn generator_drawing(category: usize, i: u64, size: u32) -> image::RgbImage {
+    sketch::draw_category(category, EVAL_SEED_BASE + i, size, sketch::Spread::Standard).image
 }
 
 /// `per_category` drawings of every category in the held-out style

@@ -28,8 +28,9 @@ pub(super) struct EvalArgs {
     /// Write the zero-shot confusion matrix to this SVG file
     #[arg(long)]
     confusion: Option<PathBuf>,
-    /// Write one drawing of each category in each held-out variation here
-    /// (PNG), to see what the held-out style looks like
+    /// Write one drawing of each category in each held-out variation, and
+    /// four from the training generator, here (PNG), to see what the model is
+    /// tested on
     #[arg(long)]
     save_drawings: Option<PathBuf>,
     /// Show the model each drawing's ink framed, as the Draw screen does, rather than the whole
@@ -60,12 +61,23 @@ pub(super) fn evaluate(args: EvalArgs) -> Result<ExitCode> {
         .collect::<Result<Vec<_>>>()?;
     if let Some(dir) = &args.save_drawings {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        for variation in Variation::ALL {
-            for (category, name) in CATEGORIES.iter().enumerate() {
-                let path = dir.join(format!("{}-{name}.png", variation.name()));
-                eval::drawings::held_out_drawing(category, variation, category as u64, size)
-                    .save(&path)
-                    .map_err(|e| Error::Input(format!("cannot write {}: {e}", path.display())))?;
+        let save = |image: image::RgbImage, file: String| {
+            let path = dir.join(file);
+            image
+                .save(&path)
+                .map_err(|e| Error::Input(format!("cannot write {}: {e}", path.display())))
+        };
+        for (category, name) in CATEGORIES.iter().enumerate() {
+            for variation in Variation::ALL {
+                let drawing =
+                    eval::drawings::held_out_drawing(category, variation, category as u64, size);
+                save(drawing, format!("{}-{name}.png", variation.name()))?;
+            }
+            for i in 0..4 {
+                save(
+                    eval::generator_drawing(category, i, size),
+                    format!("generator-{name}-{i}.png"),
+                )?;
             }
         }
     }
