@@ -22,11 +22,13 @@ function updateRun() {
 /**
  * The prompts the screen offers for a kind of model: the sketch model knows
  * only its 20 shapes (drawn, as it was trained), CLIP weights read anything.
- * The page's own prompts are the CLIP ones.
+ * The page's own prompts are the CLIP ones. The sketch model sees only
+ * drawings, so it looks at their ink (as the Draw screen does); photos must
+ * not be cropped to their dark parts.
  */
 const STARTERS = {
-  sketch: { prompts: pools.sketch.prompts.join("\n"), template: "a drawing of {}" },
-  clip: { prompts: $("prompts").defaultValue, template: $("template").defaultValue },
+  sketch: { prompts: pools.sketch.prompts.join("\n"), template: "a drawing of {}", frameInk: true },
+  clip: { prompts: $("prompts").defaultValue, template: $("template").defaultValue, frameInk: false },
 };
 
 /**
@@ -83,6 +85,7 @@ export function useModel(current, source) {
   const sketch = typeof source === "string" && isBundledModel(new URL(source, document.baseURI).pathname);
   renderExamples(sketch ? "sketch" : "clip");
   const starter = STARTERS[sketch ? "sketch" : "clip"];
+  $("frame-ink").checked = starter.frameInk;
   const untouched = Object.values(STARTERS).some(({ prompts, template }) => $("prompts").value === prompts && $("template").value === template);
   if (untouched) {
     $("prompts").value = starter.prompts;
@@ -153,6 +156,7 @@ function renderResult(file, labels, probs, imageMs, promptMs) {
 async function classify() {
   const labels = $("prompts").value.split("\n").map((line) => line.trim()).filter(Boolean);
   const template = $("template").value;
+  const frameInk = $("frame-ink").checked;
   if (!labels.length) return status("Type at least one prompt, one per line.", true);
   if (!template.includes("{}")) return status("The template needs {} where each prompt goes.", true);
   if (!pending.length) return status("Add an image first.", true);
@@ -172,7 +176,7 @@ async function classify() {
     for (const file of images) {
       const start = performance.now();
       try {
-        const { probs } = await model.classify(file, labels, template);
+        const { probs } = await model.classify(file, labels, template, { frameInk });
         renderResult(file, labels, probs, performance.now() - start, promptMs);
       } catch (error) {
         failures.push(`Could not classify ${file.name}: ${error.message}.`);

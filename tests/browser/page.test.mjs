@@ -101,6 +101,7 @@ describe("the page", () => {
     assert.equal((await page.inputValue("#prompts")).split("\n").length, 20);
     assert.match(await page.inputValue("#prompts"), /^a circle\na square\n/);
     assert.equal(await page.inputValue("#template"), "a drawing of {}");
+    assert.ok(await page.isChecked("#frame-ink"), "the sketch model looks at the drawn part of the sheet");
     await screenshot(page, "01b-bundled-model");
   });
 
@@ -135,6 +136,7 @@ describe("the page", () => {
     // CLIP weights get the page's own prompts back.
     assert.match(await page.inputValue("#prompts"), /^a girl wearing a beanie\n/);
     assert.equal(await page.inputValue("#template"), "{}");
+    assert.ok(!(await page.isChecked("#frame-ink")), "photos are not cropped to their dark parts");
     await screenshot(page, "02-model-loaded");
   });
 
