@@ -288,7 +288,11 @@ pub(super) fn scallops(c: V2, rx: f32, ry: f32, n: usize, flat: f32, rng: &mut R
     let mut pts = Vec::new();
     for i in 0..n {
         let (p, q) = (anchors[i], anchors[(i + 1) % n]);
-        let squash = if (p + q).y * 0.5 > c.y { 1.0 - flat } else { 1.0 };
+        let squash = if (p + q).y * 0.5 > c.y {
+            1.0 - flat
+        } else {
+            1.0
+        };
         pts.extend(bump(p, q, c, squash * rng.range(0.8, 1.1)));
     }
     pts
