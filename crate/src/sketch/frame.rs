@@ -4,10 +4,10 @@
 //! drawing in a corner only a few patches; framed, it fills the grid.
 //!
 //! A small model's reading of a drawing can hinge on its exact size in the
-//! grid (the bundled model reads the held-out style's clouds right at 60%
-//! of the frame and wrong at 80%) and on its tilt, so a drawing is framed
-//! at each of [`FILLS`], each frame also turned by [`TURNS`], and judged by
-//! the mean of those views' embeddings.
+//! grid (a model that never saw doodled clouds read the held-out ones right
+//! at 60% of the frame and wrong at 80%) and on its tilt, so a drawing is
+//! framed at each of [`FILLS`], each frame also turned by [`TURNS`], and
+//! judged by the mean of those views' embeddings.
 
 use image::{Rgb, RgbImage};
 
