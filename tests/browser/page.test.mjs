@@ -200,13 +200,16 @@ describe("the page", () => {
   test("is keyboard operable, with a visible focus", options, async (t) => {
     await page.setInputFiles("#images", [fixture("images/rgba_alpha.png")]);
     await page.focus("#template");
+    const focused = () =>
+      page.evaluate(() => {
+        const element = document.activeElement;
+        const style = getComputedStyle(element);
+        return { id: element.id, outline: `${style.outlineStyle} ${style.outlineWidth}` };
+      });
     await page.keyboard.press("Tab");
-    const focused = await page.evaluate(() => {
-      const element = document.activeElement;
-      const style = getComputedStyle(element);
-      return { id: element.id, outline: `${style.outlineStyle} ${style.outlineWidth}` };
-    });
-    assert.deepEqual(focused, { id: "run", outline: "solid 3px" }, "Tab from the template reaches Classify, outlined");
+    assert.deepEqual(await focused(), { id: "frame-ink", outline: "solid 3px" }, "Tab from the template reaches the drawings option, outlined");
+    await page.keyboard.press("Tab");
+    assert.deepEqual(await focused(), { id: "run", outline: "solid 3px" }, "and then Classify, outlined");
     await screenshot(page, "07-keyboard-focus");
     await page.keyboard.press("Enter");
     await waitForText(page, "#classify-status", /1 image classified/);
