@@ -41,10 +41,11 @@ let modelName = "";
 let readsText = true;
 /**
  * Whether the model sees the drawing's ink framed (nine views, see webclip.js)
- * rather than the whole sheet: the sketch model, whose 64-pixel view loses a
- * small drawing, does; CLIP weights see the sheet, one encode a score.
+ * rather than the whole sheet: the sketch model (the one that cannot read),
+ * whose 64-pixel view loses a small drawing, does; CLIP weights see the
+ * sheet, one encode a score.
  */
-let framesInk = false;
+const framesInk = () => !readsText;
 /** The prompt being drawn, with what it is judged against (see judge.js). */
 let task = null;
 /** The drawing version last submitted, so that one drawing is not submitted twice. */
@@ -78,7 +79,7 @@ function evaluate(given) {
     const blob = given ?? (await pad.toBlob());
     const stale = () => judged !== task || by !== model;
     try {
-      const { probs } = await by.classify(blob, judged.contest.sentences, "{}", { frameInk: framesInk });
+      const { probs } = await by.classify(blob, judged.contest.sentences, "{}", { frameInk: framesInk() });
       return stale() ? null : judge(judged.contest, probs);
     } catch (error) {
       // A model replaced meanwhile rejects its calls: that is no error to show.
@@ -447,7 +448,6 @@ export function useModel(current, source) {
   }
   modelName = describe(source);
   readsText = modelName !== "sketch model";
-  framesInk = !readsText;
   $("pool").value = readsText ? "silly" : "sketch";
   $("writing-rule").hidden = !readsText;
   $("no-writing-rule").hidden = readsText;
