@@ -5,6 +5,11 @@ mod common;
 use std::process::{Command, Output};
 
 use common::*;
+use image::RgbImage;
+use webclip::device;
+use webclip::eval::drawings::{Variation, held_out_drawing};
+use webclip::pipeline::ClipPipeline;
+use webclip::sketch::CATEGORIES;
 
 fn webclip(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_webclip"))
@@ -535,6 +540,45 @@ fn classify_learns_classes_from_example_folders() {
             "graphics"
         };
         assert_eq!(result["top"], class, "{image}: {result}");
+    }
+}
+
+/// `--frame-ink` reads a small drawing in the corner of a large sheet as the
+/// library's drawing path does (the page's drawing option), and as the model
+/// reads the drawing alone.
+#[test]
+fn classify_frames_the_ink_of_drawings() {
+    let dir = photo_folder("drawings", &[]);
+    let model_path = model_dir("sketch");
+    let model = ClipPipeline::load_dir(&model_path, &device::cpu()).unwrap();
+    let labels: Vec<&str> = CATEGORIES.to_vec();
+    let template = "a drawing of a {}";
+    for name in ["house", "star"] {
+        let category = CATEGORIES.iter().position(|c| *c == name).unwrap();
+        let drawing = held_out_drawing(category, Variation::Centred, 5, 128);
+        let mut sheet = RgbImage::from_pixel(384, 384, *drawing.get_pixel(0, 0));
+        image::imageops::replace(&mut sheet, &drawing, 256, 0);
+        let path = dir.join("photos").join(format!("{name}.png"));
+        sheet.save(&path).unwrap();
+        let mut args = vec!["classify", "--model", model_path.to_str().unwrap()];
+        args.extend(["--template", template, "--json", path.to_str().unwrap()]);
+        for label in &labels {
+            args.extend(["--label", label]);
+        }
+        let framed = stdout_json(&webclip(&[&args[..], &["--frame-ink"]].concat()));
+        assert_eq!(framed["results"][0]["top"], name, "{framed}");
+        let rows = model.embed_drawings(&[sheet]).unwrap();
+        let library = model.label_embeddings(&rows, &labels, template).unwrap();
+        let printed = json_rows(&serde_json::json!([framed["results"][0]["probs"]]));
+        for (a, b) in printed[0].iter().zip(&library[0]) {
+            assert!(
+                (a - b).abs() < 1e-5,
+                "{name}: {a} printed, {b} from the library"
+            );
+        }
+        // The whole sheet is another picture: a drawing a ninth its size.
+        let whole = stdout_json(&webclip(&args));
+        assert_ne!(whole["results"][0]["probs"], framed["results"][0]["probs"]);
     }
 }
 

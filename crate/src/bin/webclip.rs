@@ -13,6 +13,7 @@ mod evaluate;
 mod index;
 
 use clap::{Args, Parser, Subcommand};
+use image::RgbImage;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
@@ -109,6 +110,10 @@ struct ClassifyArgs {
     /// The sentence each label is put in; {} marks the label
     #[arg(long, default_value = DEFAULT_TEMPLATE)]
     template: String,
+    /// The images are drawings: show the model each one's ink framed, as the
+    /// page's drawing option and Draw screen do, rather than the whole sheet
+    #[arg(long)]
+    frame_ink: bool,
     /// Print {"labels": [..], "results": [{"image", "probs", "top"}]}
     #[arg(long)]
     json: bool,
@@ -236,6 +241,11 @@ fn read_pixels(model: &ClipPipeline, path: &Path) -> Result<Vec<f32>> {
     model.pixel_values(&bytes, &path.display().to_string())
 }
 
+fn read_drawing(path: &Path) -> Result<RgbImage> {
+    let bytes = files::read(path, FileKind::Image)?;
+    webclip::preprocess::decode_image(&bytes, &path.display().to_string())
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Embed(args) => embed(args),
@@ -302,10 +312,10 @@ fn classify(args: ClassifyArgs) -> Result<ExitCode> {
     }
     let model = load(&args.model)?;
     let probe = match &args.examples {
-        Some(examples) => Some(teach_probe(&model, examples, &labels)?),
+        Some(examples) => Some(teach_probe(&model, examples, &labels, args.frame_ink)?),
         None => None,
     };
-    let (embedded, failures) = embed_files(&model, &images)?;
+    let (embedded, failures) = embed_files(&model, &images, args.frame_ink)?;
     let (paths, rows): (Vec<PathBuf>, Vec<Vec<f32>>) = embedded.into_iter().unzip();
     let probs = match (&probe, rows.is_empty()) {
         (_, true) => Vec::new(),
@@ -352,10 +362,16 @@ fn class_folders(dir: &Path) -> Result<Vec<String>> {
 
 /// A linear probe taught by the example images under `dir/CLASS/`; prints its
 /// leave-one-out accuracy on them.
-fn teach_probe(model: &ClipPipeline, dir: &Path, classes: &[String]) -> Result<LinearProbe> {
+fn teach_probe(
+    model: &ClipPipeline,
+    dir: &Path,
+    classes: &[String],
+    frame_ink: bool,
+) -> Result<LinearProbe> {
     let (mut rows, mut labels) = (Vec::new(), Vec::new());
     for (class, name) in classes.iter().enumerate() {
-        let (embedded, failures) = embed_files(model, &collect_images(&[dir.join(name)])?)?;
+        let images = collect_images(&[dir.join(name)])?;
+        let (embedded, failures) = embed_files(model, &images, frame_ink)?;
         if failures > 0 || embedded.is_empty() {
             return Err(Error::Input(format!(
                 "the examples of {name:?} in {} hold no readable image, or a broken one (see above)",
@@ -510,7 +526,13 @@ type Embedded = (PathBuf, Vec<f32>);
 /// Embeddings of image files, encoded 16 at a time under a progress bar; a
 /// file that cannot be read or decoded is reported and skipped (the second
 /// value counts them).
-fn embed_files(model: &ClipPipeline, images: &[PathBuf]) -> Result<(Vec<Embedded>, usize)> {
+/// Embeddings of image files (the readable ones, and how many were not);
+/// with `frame_ink`, of each drawing's framed ink.
+fn embed_files(
+    model: &ClipPipeline,
+    images: &[PathBuf],
+    frame_ink: bool,
+) -> Result<(Vec<Embedded>, usize)> {
     let progress = ProgressBar::new(images.len() as u64);
     progress.set_style(
         ProgressStyle::with_template(
@@ -524,21 +546,28 @@ fn embed_files(model: &ClipPipeline, images: &[PathBuf]) -> Result<(Vec<Embedded
     let mut embedded = Vec::new();
     let mut failures = 0;
     for chunk in images.chunks(16) {
-        let (mut paths, mut pixels) = (Vec::new(), Vec::new());
+        let (mut paths, mut pixels, mut drawings) = (Vec::new(), Vec::new(), Vec::new());
         for path in chunk {
-            match read_pixels(model, path) {
-                Ok(values) => {
-                    paths.push(path.clone());
-                    pixels.push(values);
-                }
+            let read = if frame_ink {
+                read_drawing(path).map(|drawing| drawings.push(drawing))
+            } else {
+                read_pixels(model, path).map(|values| pixels.push(values))
+            };
+            match read {
+                Ok(()) => paths.push(path.clone()),
                 Err(e) => {
                     failures += 1;
                     progress.suspend(|| eprintln!("error: {e}"));
                 }
             }
         }
-        if !pixels.is_empty() {
-            embedded.extend(paths.into_iter().zip(model.embed_images(&pixels)?));
+        if !paths.is_empty() {
+            let rows = if frame_ink {
+                model.embed_drawings(&drawings)?
+            } else {
+                model.embed_images(&pixels)?
+            };
+            embedded.extend(paths.into_iter().zip(rows));
         }
         progress.inc(chunk.len() as u64);
     }

@@ -37,7 +37,7 @@ pub(super) fn index(args: IndexArgs) -> Result<ExitCode> {
         }
     }
     let paths: Vec<PathBuf> = todo.iter().map(|(path, _)| path.clone()).collect();
-    let (embedded, failures) = embed_files(&model, &paths)?;
+    let (embedded, failures) = embed_files(&model, &paths, false)?;
     let items: std::collections::HashMap<PathBuf, Item> = todo.into_iter().collect();
     for (path, row) in &embedded {
         collection.insert(items[path].clone(), row)?;
