@@ -50,6 +50,11 @@ impl Rng {
         self.f32() < p
     }
 
+    /// 1 or -1, evenly.
+    pub fn sign(&mut self) -> f32 {
+        if self.chance(0.5) { 1.0 } else { -1.0 }
+    }
+
     /// One element, uniformly.
     ///
     /// # Panics

@@ -151,7 +151,7 @@ pub(super) fn house(s: &mut Shape, rng: &mut Rng) {
         true,
         1.0,
     );
-    let side = if rng.chance(0.5) { 1.0 } else { -1.0 };
+    let side = rng.sign();
     let has_door = rng.chance(0.8);
     if has_door {
         let dx = side * rng.range(0.15, 0.3) * w / 0.75;
@@ -341,7 +341,7 @@ pub(super) fn flower(s: &mut Shape, rng: &mut Rng) {
     let bend = rng.range(-0.25, 0.25);
     s.line(bezier(v(0.0, base), v(bend, 0.35), v(bend * 0.3, 1.0)));
     if rng.chance(0.6) {
-        let side = if rng.chance(0.5) { 1.0 } else { -1.0 };
+        let side = rng.sign();
         let at = v(bend * 0.55, 0.55);
         let tip = at + v(side * rng.range(0.35, 0.45), -rng.range(0.15, 0.3));
         let mid = (at + tip) * 0.5;
@@ -386,7 +386,7 @@ pub(super) fn cat(s: &mut Shape, rng: &mut Rng) {
         // Sitting: a smaller head on a round body, with a tail.
         let body = arc(v(0.0, 0.55), 0.6, 0.5, -1.1, PI + 1.1);
         s.path(body, false, true, 1.0);
-        let side = if rng.chance(0.5) { 1.0 } else { -1.0 };
+        let side = rng.sign();
         s.line(bezier(
             v(side * 0.5, 0.85),
             v(side * 1.15, 0.95),
@@ -569,7 +569,7 @@ pub(super) fn umbrella(s: &mut Shape, rng: &mut Rng) {
     }
     s.line(vec![v(0.0, -h), v(0.0, -h - 0.12)]);
     let hook = rng.range(0.12, 0.2);
-    let side = if rng.chance(0.5) { 1.0 } else { -1.0 };
+    let side = rng.sign();
     let bottom = rng.range(0.75, 0.9);
     let mut handle = vec![v(0.0, -w * 0.5 * lift)];
     handle.extend(arc(v(side * hook, bottom), hook, hook, PI, 0.0));
@@ -631,7 +631,7 @@ pub(super) fn arrow(s: &mut Shape, rng: &mut Rng) {
 pub(super) fn spiral(s: &mut Shape, rng: &mut Rng) {
     let turns = rng.range(2.2, 3.6);
     let end = turns * TAU;
-    let dir = if rng.chance(0.5) { 1.0 } else { -1.0 };
+    let dir = rng.sign();
     let n = (turns * 40.0) as usize;
     let pts = (0..=n)
         .map(|i| {
