@@ -306,9 +306,9 @@ fn bump(p: V2, q: V2, c: V2, depth: f32) -> Vec<V2> {
     let a = atan2(p.y - mid.y, p.x - mid.x);
     let out = polar(a + FRAC_PI_2, 1.0);
     let dir = if (mid - c).dot(out) > 0.0 { 1.0 } else { -1.0 };
-    let arc = arc(ORIGIN, half, half * depth, 0.0, dir * PI);
+    let half_ellipse = arc(ORIGIN, half, half * depth, 0.0, dir * PI);
     let (ca, sa) = (cos(a), sin(a));
-    arc[..arc.len() - 1]
+    half_ellipse[..half_ellipse.len() - 1]
         .iter()
         .map(|b| mid + v(b.x * ca - b.y * sa, b.x * sa + b.y * ca))
         .collect()
