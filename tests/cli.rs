@@ -5,7 +5,6 @@ mod common;
 use std::process::{Command, Output};
 
 use common::*;
-use image::RgbImage;
 use webclip::device;
 use webclip::eval::drawings::{Variation, held_out_drawing};
 use webclip::pipeline::ClipPipeline;
@@ -556,8 +555,7 @@ fn classify_frames_the_ink_of_drawings() {
     for name in ["house", "star"] {
         let category = CATEGORIES.iter().position(|c| *c == name).unwrap();
         let drawing = held_out_drawing(category, Variation::Centred, 5, 128);
-        let mut sheet = RgbImage::from_pixel(384, 384, *drawing.get_pixel(0, 0));
-        image::imageops::replace(&mut sheet, &drawing, 256, 0);
+        let sheet = on_sheet(&drawing, 384, 256, 0);
         let path = dir.join("photos").join(format!("{name}.png"));
         sheet.save(&path).unwrap();
         let mut args = vec!["classify", "--model", model_path.to_str().unwrap()];

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::model_dir;
+use common::{model_dir, on_sheet};
 use image::{Rgb, RgbImage};
 use webclip::device;
 use webclip::eval::drawings::{Variation, held_out_drawing};
@@ -25,9 +25,7 @@ fn a_drawing_shrunk_into_a_corner_reads_like_the_drawing_itself() {
         let drawing = held_out_drawing(category, Variation::Centred, 3, 128);
         // Pasted at the top left of a sheet of its paper three times its
         // size, it is a small drawing in a corner.
-        let paper: Rgb<u8> = *drawing.get_pixel(0, 0);
-        let mut sheet = RgbImage::from_pixel(384, 384, paper);
-        image::imageops::replace(&mut sheet, &drawing, 0, 0);
+        let sheet = on_sheet(&drawing, 384, 0, 0);
         let rows = model.embed_drawings(&[drawing, sheet]).unwrap();
         assert!(rows.iter().flatten().all(|v| v.is_finite()));
         let similarity = cosine(&rows[0], &rows[1]);
@@ -82,9 +80,7 @@ fn small_drawings_in_a_very_thick_brush_read_as_the_drawings() {
                     &held_out_drawing(category, Variation::Centred, seed, 128),
                     5,
                 );
-                let mut sheet = RgbImage::from_pixel(384, 384, *drawing.get_pixel(0, 0));
-                image::imageops::replace(&mut sheet, &drawing, 0, 256);
-                sheet
+                on_sheet(&drawing, 384, 0, 256)
             })
             .collect();
         let rows = model.embed_drawings(&sheets).unwrap();

@@ -11,6 +11,15 @@ use serde::Deserialize;
 /// `webclip train`; its golden outputs come from transformers all the same).
 pub const MODELS: &[&str] = &["tiny-quickgelu", "tiny-gelu", "sketch"];
 
+/// `drawing` pasted with its top left corner at (`x`, `y`) on a square
+/// sheet `side` pixels wide of its own paper (the colour of its top left
+/// pixel): a small drawing somewhere on a large sheet.
+pub fn on_sheet(drawing: &image::RgbImage, side: u32, x: i64, y: i64) -> image::RgbImage {
+    let mut sheet = image::RgbImage::from_pixel(side, side, *drawing.get_pixel(0, 0));
+    image::imageops::replace(&mut sheet, drawing, x, y);
+    sheet
+}
+
 pub fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
 }
