@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use safetensors::SafeTensors;
@@ -11,7 +12,8 @@ use webclip::config::ClipConfig;
 use webclip::device;
 use webclip::model::weights::{self, SaveDtype};
 use webclip::pipeline::ClipPipeline;
-use webclip::sketch::Spread;
+use webclip::sketch::{self, Spread};
+use webclip::tokenizer::ClipTokenizer;
 use webclip::train::{self, DataSource, MAX_LOGIT_SCALE, TokenizerFiles, TrainOptions, Trainer};
 
 fn tokenizer() -> TokenizerFiles {
@@ -261,6 +263,51 @@ fn fine_tuning_starts_from_the_given_model_and_keeps_its_normalization() {
     assert!(missing.err().unwrap().to_string().contains("config.json"));
 }
 
+/// The token embedding's rows, as a run writes them.
+fn token_table(dir: &Path) -> Vec<f32> {
+    tensors(&dir.join("checkpoint/model.safetensors"))
+        .into_iter()
+        .find(|(name, _, _)| name == "text_model.embeddings.token_embedding.weight")
+        .unwrap()
+        .2
+}
+
+#[test]
+fn training_moves_the_token_rows_of_caption_words_and_writes_the_rest_back_unchanged() {
+    let cpu = device::cpu();
+    let options = tiny_options(sketches(), 3);
+    let width = options.model.text_config.hidden_size;
+    let mut trainer = Trainer::new(options, tokenizer(), &cpu).unwrap();
+    let start = temp_dir("rows-start");
+    trainer.save(&start).unwrap();
+    let end = temp_dir("rows-end");
+    train::run(&mut trainer, &end, |_| {}).unwrap();
+
+    let files = tokenizer();
+    let tokenizer = ClipTokenizer::from_json(&files.tokenizer, None, 77).unwrap();
+    let words = sketch::caption_vocabulary();
+    let words: Vec<&str> = words.split_whitespace().collect();
+    let caption_tokens: HashSet<i64> = tokenizer
+        .encode_batch(&words)
+        .unwrap()
+        .into_iter()
+        .flatten()
+        .collect();
+    let (before, after) = (token_table(&start), token_table(&end));
+    assert_eq!(before.len(), after.len());
+    let moved: Vec<i64> = (0..before.len() / width)
+        .filter(|&row| before[row * width..][..width] != after[row * width..][..width])
+        .map(|row| row as i64)
+        .collect();
+    assert!(moved.len() > 20, "only {} rows moved", moved.len());
+    for row in &moved {
+        assert!(caption_tokens.contains(row), "token {row} moved");
+    }
+    for dir in [start, end] {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
 #[test]
 fn a_run_is_reproducible_and_a_resumed_run_ends_where_an_uninterrupted_one_does() {
     let cpu = device::cpu();
@@ -362,5 +409,18 @@ fn bad_training_input_is_reported() {
         .unwrap()
         .to_string();
     assert!(err.contains("trainer.json"), "{err}");
+
+    // A checkpoint saved before runs trained only the caption tokens' rows
+    // holds optimizer state for the whole table: refused, not misread.
+    let old = dir.join("old");
+    let trainer = Trainer::new(tiny_options(sketches(), 2), tokenizer(), &cpu).unwrap();
+    trainer.save(&old).unwrap();
+    let state_path = old.join(train::CHECKPOINT_DIR).join("trainer.json");
+    let mut state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state_path).unwrap()).unwrap();
+    state.as_object_mut().unwrap().remove("token_rows").unwrap();
+    std::fs::write(&state_path, state.to_string()).unwrap();
+    let err = Trainer::resume(&old, &cpu).err().unwrap().to_string();
+    assert!(err.contains("start the run again"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

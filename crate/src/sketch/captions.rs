@@ -1,6 +1,8 @@
 //! Captions that name only what was drawn, and what each one claims.
 
-use super::placement::{Place, Placement};
+use super::CATEGORIES;
+use super::pen::INKS;
+use super::placement::{Place, Placement, SIZES, WIDE_SIZES};
 use crate::rng::Rng;
 
 pub(super) const STYLE_WORDS: [&str; 4] = ["drawing", "sketch", "doodle", "picture"];
@@ -11,6 +13,27 @@ pub(super) struct Claims {
     pub(super) ink: Option<&'static str>,
     pub(super) size_word: Option<&'static str>,
     pub(super) place_phrase: Option<&'static str>,
+}
+
+/// The words of [`caption`]'s templates, besides the names, inks, sizes and
+/// places it fills in.
+const TEMPLATE_WORDS: &str = "a an drawing of hand-drawn simple showing quick , drawn in ink";
+
+/// Every word a caption can use, in one text: what a tokenizer needs to
+/// see to know every token of every caption.
+pub fn caption_vocabulary() -> String {
+    let sizes = SIZES.iter().chain(&WIDE_SIZES).filter_map(|size| size.0);
+    let places = Place::ALL.iter().flat_map(|place| place.phrases().iter());
+    let inks = INKS.iter().map(|ink| ink.0);
+    [TEMPLATE_WORDS]
+        .into_iter()
+        .chain(STYLE_WORDS)
+        .chain(CATEGORIES)
+        .chain(inks)
+        .chain(sizes)
+        .chain(places.copied())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// "a" or "an" for a phrase.
@@ -86,4 +109,48 @@ pub(super) fn caption(
         place_phrase: place,
     };
     (text, claims)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sketch::{Spread, draw};
+
+    /// A text's pieces as CLIP's tokenizer first splits it: runs of letters,
+    /// runs of other marks. Equal pieces become equal tokens.
+    fn pieces(text: &str) -> Vec<String> {
+        let mut pieces = Vec::new();
+        let mut piece = String::new();
+        for c in text.to_lowercase().chars() {
+            let joins = piece
+                .chars()
+                .last()
+                .is_some_and(|last| last.is_alphabetic() == c.is_alphabetic());
+            if !joins && !piece.is_empty() {
+                pieces.push(std::mem::take(&mut piece));
+            }
+            if !c.is_whitespace() {
+                piece.push(c);
+            }
+        }
+        pieces.extend((!piece.is_empty()).then_some(piece));
+        pieces
+    }
+
+    #[test]
+    fn the_caption_vocabulary_holds_every_word_of_every_caption() {
+        let known = pieces(&caption_vocabulary());
+        assert_eq!(
+            pieces("a hand-drawn moon, drawn in red"),
+            ["a", "hand", "-", "drawn", "moon", ",", "drawn", "in", "red"]
+        );
+        for spread in [Spread::Standard, Spread::Wide] {
+            for seed in 0..1500 {
+                let caption = draw(seed, 32, spread).caption;
+                for piece in pieces(&caption) {
+                    assert!(known.contains(&piece), "{piece:?} of {caption:?}");
+                }
+            }
+        }
+    }
 }

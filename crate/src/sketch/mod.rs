@@ -26,6 +26,7 @@ use image::RgbImage;
 
 use crate::rng::Rng;
 use canvas::{Canvas, lay_paper};
+pub use captions::caption_vocabulary;
 use captions::{Claims, caption};
 pub use frame::ink_views;
 use pen::{INKS, Pen};

@@ -107,7 +107,7 @@ pub(super) const SIZES: SizeClasses = [
     (Some("large"), 0.3, 0.74, 0.84),
 ];
 
-const WIDE_SIZES: SizeClasses = [
+pub(super) const WIDE_SIZES: SizeClasses = [
     (Some("small"), 0.3, 0.25, 0.42),
     (None, 0.4, 0.45, 0.68),
     (Some("large"), 0.3, 0.72, 0.95),

@@ -94,6 +94,18 @@ impl Data {
         })
     }
 
+    /// Texts that hold every word any caption of the run can use.
+    pub(super) fn caption_words(&self) -> Vec<String> {
+        match self {
+            // One word at a time: each well under the tokenizer's length.
+            Self::Sketches { .. } => sketch::caption_vocabulary()
+                .split_whitespace()
+                .map(str::to_string)
+                .collect(),
+            Self::Pairs { file, .. } => file.entries.iter().map(|e| e.1.clone()).collect(),
+        }
+    }
+
     pub(super) fn batch(&self, step: usize, batch_size: usize) -> Result<Vec<Pair>> {
         // Each epoch's order of the pairs, shuffled once per batch (a batch
         // spans one epoch, or two at a boundary).

@@ -6,13 +6,15 @@
 
 //!
 //! The parts: [`data`] (the pairs of each step), [`loss`] (targets and the
-//! symmetric cross-entropy), [`init`] (the initial weights), [`trainer`]
-//! (optimizer, steps, checkpoints).
+//! symmetric cross-entropy), [`init`] (the initial weights), [`vocabulary`]
+//! (the token rows a run trains), [`trainer`] (optimizer, steps,
+//! checkpoints).
 
 mod data;
 mod init;
 mod loss;
 mod trainer;
+mod vocabulary;
 
 use std::path::PathBuf;
 

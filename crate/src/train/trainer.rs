@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::data::{Data, normalized_for};
 use super::init::init_clip;
 use super::loss::{caption_matches, contrastive_loss, matching_accuracy};
+use super::vocabulary::Vocabulary;
 use super::{MAX_LOGIT_SCALE, StepReport, TrainOptions};
 use crate::config::ClipConfig;
 use crate::error::{Error, Result};
@@ -36,6 +37,8 @@ pub struct Trainer {
     tokenizer_files: TokenizerFiles,
     preprocess: PreprocessConfig,
     data: Data,
+    /// The token rows trained; `clip` holds only those.
+    vocabulary: Vocabulary,
     device: Device,
     /// The next step to run.
     step: usize,
@@ -73,6 +76,8 @@ pub(super) struct Checkpoint {
     preprocess: PreprocessConfig,
     /// The next step to run.
     step: usize,
+    /// How many token rows its optimizer state holds.
+    token_rows: Option<usize>,
 }
 
 /// Where a run's weights and pixel normalization come from.
@@ -90,6 +95,10 @@ pub(super) struct RunState {
     options: TrainOptions,
     /// The next step to run.
     step: usize,
+    /// How many token rows the optimizer state holds (absent in runs saved
+    /// before only the used rows were trained, which cannot be resumed).
+    #[serde(default)]
+    token_rows: Option<usize>,
 }
 
 impl Trainer {
@@ -133,6 +142,7 @@ impl Trainer {
             optimizer_state: dir.join(OPTIMIZER_FILE),
             preprocess,
             step: state.step,
+            token_rows: state.token_rows,
         };
         Self::assemble(
             state.options,
@@ -164,9 +174,18 @@ impl Trainer {
             options.model.text_config.max_position_embeddings,
         )?;
         let data = Data::open(&options.data, options.seed)?;
+        let vocabulary = Vocabulary::of(&data.caption_words(), &tokenizer, &clip)?;
+        let clip = vocabulary.compact(clip);
         let mut optimizer = optimizer(&options, &params);
         let (preprocess, step) = match start {
             Start::Checkpoint(checkpoint) => {
+                if checkpoint.token_rows != Some(vocabulary.len()) {
+                    return Err(Error::Input(
+                        "this checkpoint's optimizer state is not for the token rows this \
+                         version trains; start the run again"
+                            .into(),
+                    ));
+                }
                 let path = checkpoint.optimizer_state;
                 optimizer = optimizer.load(&path).map_err(|e| Error::Config {
                     file: path.display().to_string(),
@@ -185,6 +204,7 @@ impl Trainer {
             tokenizer_files,
             preprocess,
             data,
+            vocabulary,
             device: device.clone(),
             step,
             options,
@@ -218,7 +238,9 @@ impl Trainer {
         let pixels =
             Tensor::<4>::from_data(TensorData::new(pixels, [n, 3, size, size]), &self.device);
         let texts: Vec<&str> = pairs.iter().map(|p| p.text.as_str()).collect();
-        let ids = self.tokenizer.encode_batch(&texts)?;
+        let ids = self
+            .vocabulary
+            .renumber(self.tokenizer.encode_batch(&texts)?)?;
 
         let matches = caption_matches(&pairs, &ids);
         let (loss, logits) = contrastive_loss(&self.clip, pixels, &ids, &matches)?;
@@ -261,7 +283,7 @@ impl Trainer {
         } else {
             SaveDtype::F32
         };
-        let clip = self.clip.valid();
+        let clip = self.vocabulary.expand(self.clip.valid());
         self.write_model_folder(out, &clip, export)?;
         self.write_model_folder(&dir, &clip, SaveDtype::F32)?;
         let optimizer_path = dir.join(OPTIMIZER_FILE);
@@ -274,6 +296,7 @@ impl Trainer {
         let state = RunState {
             options: self.options.clone(),
             step: self.step,
+            token_rows: Some(self.vocabulary.len()),
         };
         let state_text = serde_json::to_string_pretty(&state).expect("state serializes");
         write(&dir.join(STATE_FILE), state_text.as_bytes())
