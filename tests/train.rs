@@ -285,10 +285,8 @@ fn training_moves_the_token_rows_of_caption_words_and_writes_the_rest_back_uncha
 
     let files = tokenizer();
     let tokenizer = ClipTokenizer::from_json(&files.tokenizer, None, 77).unwrap();
-    let words = sketch::caption_vocabulary();
-    let words: Vec<&str> = words.split_whitespace().collect();
     let caption_tokens: HashSet<i64> = tokenizer
-        .encode_batch(&words)
+        .encode_batch(&sketch::caption_vocabulary())
         .unwrap()
         .into_iter()
         .flatten()

@@ -97,9 +97,9 @@ impl Data {
     /// Texts that hold every word any caption of the run can use.
     pub(super) fn caption_words(&self) -> Vec<String> {
         match self {
-            // One word at a time: each well under the tokenizer's length.
+            // Phrase by phrase: each well under the tokenizer's length.
             Self::Sketches { .. } => sketch::caption_vocabulary()
-                .split_whitespace()
+                .into_iter()
                 .map(str::to_string)
                 .collect(),
             Self::Pairs { file, .. } => file.entries.iter().map(|e| e.1.clone()).collect(),

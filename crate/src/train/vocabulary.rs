@@ -7,8 +7,10 @@
 //! clipping and the optimizer would still sweep the whole table each step.
 //! The run therefore trains a table of the rows its captions can use, with
 //! token ids renumbered into it (in the same order, so the largest id stays
-//! the largest), and writes those rows back into the whole table on saving:
-//! the same model, with a step about a seventh shorter.
+//! the largest), and writes those rows back into the whole table on saving.
+//! The arithmetic is the same up to rounding (the global gradient norm sums
+//! fewer terms), and the optimizer and clipping take 0.02 s of a step instead
+//! of 0.11 (sketch model, 2 cores).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -38,6 +40,8 @@ impl Vocabulary {
     /// padding tokens the tokenizer adds), for `clip`'s table.
     pub(super) fn of(texts: &[String], tokenizer: &ClipTokenizer, clip: &Clip) -> Result<Self> {
         let mut ids = BTreeSet::new();
+        // A few hundred texts at a time: a pairs file's every text as
+        // padded rows at once could take more memory than its images.
         for chunk in texts.chunks(256) {
             let chunk: Vec<&str> = chunk.iter().map(String::as_str).collect();
             ids.extend(tokenizer.encode_batch(&chunk)?.into_iter().flatten());
