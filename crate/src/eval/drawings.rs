@@ -7,8 +7,8 @@
 //! white paper, with a slow hand tremor instead of the generator's wobble.
 //!
 //! Each drawing belongs to one [`Variation`] so a model's weak spots show
-//! separately: centred, placed anywhere (touching the edges too), small, or
-//! tilted, and all of those at once.
+//! separately: centred, placed anywhere (touching the edges too), small,
+//! tilted, or in a thick marker, and all of those but the marker at once.
 
 use std::f32::consts::{PI, TAU};
 
@@ -29,17 +29,22 @@ pub enum Variation {
     Small,
     /// Turned by 15 to 35 degrees either way, in the middle.
     Tilted,
+    /// In a marker or a large brush: strokes 9 to 16% of the drawing's
+    /// size (the pen otherwise is 1 to 3.5 pixels in 128), 30 to 60% of
+    /// the sheet, anywhere on it.
+    Thick,
     /// Any size from a quarter of the sheet up, any place, any tilt up to
     /// 35 degrees: how drawings come in a game.
     Mixed,
 }
 
 impl Variation {
-    pub const ALL: [Variation; 5] = [
+    pub const ALL: [Variation; 6] = [
         Variation::Centred,
         Variation::OffCentre,
         Variation::Small,
         Variation::Tilted,
+        Variation::Thick,
         Variation::Mixed,
     ];
 
@@ -49,6 +54,7 @@ impl Variation {
             Variation::OffCentre => "off-centre",
             Variation::Small => "small",
             Variation::Tilted => "tilted",
+            Variation::Thick => "thick",
             Variation::Mixed => "mixed",
         }
     }
@@ -73,9 +79,13 @@ pub fn held_out_drawing(category: usize, variation: Variation, seed: u64, size: 
             let side = if rng.chance(0.5) { 1.0 } else { -1.0 };
             (rng.range(0.3, 0.42), side * rng.range(15.0, 35.0))
         }
+        Variation::Thick => (rng.range(0.15, 0.3), rng.range(-4.0, 4.0)),
         Variation::Mixed => (rng.range(0.125, 0.45), rng.range(-35.0, 35.0)),
     };
-    let placed_anywhere = matches!(variation, Variation::OffCentre | Variation::Mixed);
+    let placed_anywhere = matches!(
+        variation,
+        Variation::OffCentre | Variation::Thick | Variation::Mixed
+    );
     let (sin, cos) = (tilt_deg * PI / 180.0).sin_cos();
     // The tilted drawing's own box, to place it on the sheet.
     let turned: Vec<Vec<P>> = strokes
@@ -104,8 +114,12 @@ pub fn held_out_drawing(category: usize, variation: Variation, seed: u64, size: 
     };
     let to_sheet = |(x, y): P| ((x - lo.0) * scale + left, (y - lo.1) * scale + top);
 
-    // Pen: 1 to 3.5 pixels per 128 of the sheet, dark inks.
-    let width = rng.range(1.0, 3.5) * sheet / 128.0;
+    // Pen: 1 to 3.5 pixels per 128 of the sheet, dark inks; a marker's
+    // width goes with the drawing's size.
+    let width = match variation {
+        Variation::Thick => rng.range(0.09, 0.16) * 2.0 * half * sheet,
+        _ => rng.range(1.0, 3.5) * sheet / 128.0,
+    };
     let ink = *rng.pick(&[
         [20.0, 20.0, 20.0],
         [30, 40, 110].map(|c| c as f32),
