@@ -96,6 +96,7 @@ fn small_drawings_in_a_very_thick_brush_read_as_the_drawings() {
             }
         }
     }
-    // 97 with the strokes thinned before framing, 90 without.
-    assert!(right >= 95, "{right} of 100 right; {misses:?}");
+    // The bundled model reads 98 (two arrows as fish); before markers in its
+    // training, 95; without thinning the strokes before framing, 90.
+    assert!(right >= 96, "{right} of 100 right; {misses:?}");
 }

@@ -31,8 +31,10 @@ pub const TURNS: [f32; 3] = [0.0, -15.0, 15.0];
 const LEAST_FRAME: f32 = 0.25;
 
 /// Strokes thicker than this share of the drawing's larger side are thinned:
-/// the generator's widest pen is 8% of it, and the model reads a small
-/// drawing in a much thicker brush as blots (a cloud as a fish).
+/// the generator's pens reach 8% of it (its markers, in a few of the wide
+/// drawings, 15%), and the model reads a small drawing in a much thicker
+/// brush as blots (a spiral as a circle). Thinning from 12 or 15% down to 8
+/// or 12% read the held-out thick drawings worse than this.
 const THICKEST_STROKE: f32 = 0.09;
 
 /// The share such strokes are thinned to: a middling pen of the generator.

@@ -22,6 +22,13 @@ pub(super) const INKS: [(&str, [u8; 3]); 7] = [
     ("brown", [118, 72, 36]),
 ];
 
+/// Share of the wide spread's drawings made with a marker: strokes from 8%
+/// of the drawing's larger side (the widest pen otherwise) to
+/// [`MARKER_WIDEST`], about what the Draw screen's large brush leaves on a
+/// drawing in a corner. Without them the model read thick arrows as fish.
+const MARKERS: f32 = 0.15;
+const MARKER_WIDEST: f32 = 0.15;
+
 /// How the pen is used for one drawing.
 pub(super) struct Pen {
     pub(super) ink: usize,
@@ -58,7 +65,11 @@ impl Pen {
         let thinnest = if wide { 1.2 } else { 2.0 };
         let widest = (extent * 128.0 * 0.08).clamp(2.4, 7.0);
         let u = rng.f32();
-        let width = thinnest + (widest - thinnest) * u * u.sqrt();
+        let width = if wide && rng.chance(MARKERS) {
+            extent * 128.0 * rng.range(0.08, MARKER_WIDEST)
+        } else {
+            thinnest + (widest - thinnest) * u * u.sqrt()
+        };
         let pencil = rng.chance(0.2);
         let solid_ok = matches!(
             CATEGORIES[category],
@@ -292,5 +303,34 @@ impl Wobble {
             travelled += len;
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Pen widths as a share of the drawing's larger side, for 2000 pens.
+    fn widths(wide: bool) -> Vec<f32> {
+        let mut rng = Rng::new(9);
+        (0..2000)
+            .map(|i| {
+                let extent = 0.25 + 0.7 * (i % 50) as f32 / 49.0;
+                Pen::pick(i % CATEGORIES.len(), extent, wide, &mut rng).radius * 2.0 / extent
+            })
+            .collect()
+    }
+
+    #[test]
+    fn markers_come_only_in_the_wide_spread_and_stop_at_their_widest() {
+        // Standard pens stop at 8% of the drawing, or 2.4 px at 128 on the
+        // smallest drawings (7.5% of a quarter of the sheet).
+        assert!(widths(false).iter().all(|&w| w <= 0.08 + 1e-6));
+        let wide = widths(true);
+        assert!(wide.iter().all(|&w| w <= MARKER_WIDEST + 1e-6));
+        let markers = wide.iter().filter(|&&w| w > 0.08 + 1e-6).count() as f32;
+        // Markers are 15% of the pens; those from 8 to 8.1% are not counted.
+        let share = markers / wide.len() as f32;
+        assert!((0.11..0.19).contains(&share), "markers: {share}");
     }
 }

@@ -76,7 +76,8 @@ pub enum Spread {
     #[default]
     Standard,
     /// Anywhere they fit, touching the edges now and then; 25 to 95% of the
-    /// sheet; tilted up to 34 degrees; pens from 1.2 px. Too wide for a model
+    /// sheet; tilted up to 34 degrees; pens from 1.2 px, and now and then a
+    /// marker (strokes 8 to 15% of the drawing's size). Too wide for a model
     /// to learn from scratch in the time budget: for fine-tuning one that
     /// knows the standard drawings.
     Wide,
