@@ -329,7 +329,7 @@ mod tests {
         let wide = widths(true);
         assert!(wide.iter().all(|&w| w <= MARKER_WIDEST + 1e-6));
         let markers = wide.iter().filter(|&&w| w > 0.08 + 1e-6).count() as f32;
-        // Markers are 15% of the pens; those from 8 to 8.1% are not counted.
+        // Only markers pass 8%; they are 15% of the wide pens.
         let share = markers / wide.len() as f32;
         assert!((0.11..0.19).contains(&share), "markers: {share}");
     }
