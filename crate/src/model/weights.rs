@@ -186,14 +186,18 @@ struct ParamValues(HashMap<ParamId, Vec<f32>>);
 
 impl ModuleVisitor for ParamValues {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let values = param
-            .val()
-            .into_data()
-            .convert::<f32>()
-            .try_into_vec::<f32>()
-            .unwrap_or_default();
-        self.0.insert(param.id, values);
+        self.0.insert(param.id, param_values(param));
     }
+}
+
+/// A float parameter's values as f32, row-major.
+pub fn param_values<const D: usize>(param: &Param<Tensor<D>>) -> Vec<f32> {
+    param
+        .val()
+        .into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("converted to f32")
 }
 
 /// Where the values come from; both are asked by Hugging Face name.

@@ -14,12 +14,12 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use burn::module::Param;
 use burn::tensor::{Tensor, TensorData};
 
 use crate::config::TextPooling;
 use crate::error::{Error, Result};
 use crate::model::Clip;
+use crate::model::weights::param_values;
 use crate::tokenizer::ClipTokenizer;
 
 pub(super) struct Vocabulary {
@@ -54,7 +54,7 @@ impl Vocabulary {
             .collect();
         let weight = &clip.text_model.embeddings.token_embedding.weight;
         let [_, width] = weight.dims();
-        let table = values(weight);
+        let table = param_values(weight);
         Ok(Self {
             ids,
             row_of,
@@ -95,7 +95,7 @@ impl Vocabulary {
     pub(super) fn expand(&self, mut clip: Clip) -> Clip {
         let text = &mut clip.text_model;
         let weight = text.embeddings.token_embedding.weight.clone();
-        let trained = values(&weight);
+        let trained = param_values(&weight);
         let mut table = self.table.clone();
         for (&id, values) in self.ids.iter().zip(trained.chunks(self.width)) {
             let start = id as usize * self.width;
@@ -130,13 +130,4 @@ impl Vocabulary {
         let start = id as usize * self.width;
         &self.table[start..start + self.width]
     }
-}
-
-fn values(table: &Param<Tensor<2>>) -> Vec<f32> {
-    table
-        .val()
-        .into_data()
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .expect("converted to f32")
 }
